@@ -1,0 +1,1 @@
+"""Parts shared by every learner: schedules, serialisation, exploration."""

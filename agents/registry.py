@@ -1,0 +1,34 @@
+"""Agent names used on the command line, mapped to their classes.
+
+Entries are import strings so that ``palaestra list`` and config validation do not import
+torch-heavy learners they do not need.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from agents.base import Agent
+
+AGENTS: dict[str, str] = {
+    "value_iteration": "agents.tabular.value_iteration:ValueIteration",
+    "q_learning": "agents.tabular.q_learning:QLearning",
+    "sarsa": "agents.tabular.sarsa:Sarsa",
+    "expected_sarsa": "agents.tabular.expected_sarsa:ExpectedSarsa",
+    "dyna_q": "agents.tabular.dyna_q:DynaQ",
+}
+
+
+def agent_names() -> list[str]:
+    """All agent names, in registry order."""
+    return list(AGENTS)
+
+
+def agent_class(name: str) -> type[Agent]:
+    """The class registered under ``name``; ValueError listing valid names otherwise."""
+    try:
+        target = AGENTS[name]
+    except KeyError:
+        raise ValueError(f"unknown agent {name!r}; valid agents: {', '.join(AGENTS)}") from None
+    module_name, _, attr = target.partition(":")
+    return getattr(importlib.import_module(module_name), attr)

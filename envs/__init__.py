@@ -1,0 +1,72 @@
+"""palaestra environments. Importing this package registers every id with Gymnasium.
+
+Ids are namespaced and versioned (``palaestra/Name-v0``) and registered as data with string
+entry points, so ``gymnasium.make("palaestra/...")`` works after ``import envs``.
+"""
+
+from __future__ import annotations
+
+from gymnasium.envs.registration import register, registry
+
+from envs.gridworld import maps
+
+_GRIDWORLD = "envs.gridworld.gridworld:GridWorldEnv"
+
+# id -> (registration kwargs, max_episode_steps, one-line description for `palaestra list`)
+GRIDWORLD_IDS: dict[str, tuple[dict, int, str]] = {
+    "palaestra/GridWorld-v0": (
+        {"map": maps.GRIDWORLD},
+        100,
+        "default 5x8 room with a wall and a hole; -0.01 a step, +1 at the goal",
+    ),
+    "palaestra/TinyGrid-v0": (
+        {"map": maps.TINY},
+        50,
+        "3x3, start to opposite corner: the classic Q-learning example",
+    ),
+    "palaestra/CliffWalking-v0": (
+        {"map": maps.CLIFF, "step_reward": -1.0, "goal_reward": -1.0, "cliff_reward": -100.0},
+        500,
+        "Sutton & Barto 4x12 cliff: -1 a step, -100 and back to start off the cliff",
+    ),
+    "palaestra/FrozenLake8x8-v0": (
+        {"map": maps.FROZEN_LAKE_8X8, "slippery": True, "step_reward": 0.0},
+        200,
+        "Gymnasium's slippery 8x8 frozen lake: +1 at the goal, holes end the episode",
+    ),
+    "palaestra/WindyGrid-v0": (
+        {"map": maps.WINDY, "wind": maps.WINDY_WIND, "step_reward": -1.0, "goal_reward": -1.0},
+        500,
+        "Sutton & Barto 7x10 windy gridworld: upward wind per column, -1 a step",
+    ),
+    "palaestra/FourRooms-v0": (
+        {"map": maps.FOUR_ROOMS},
+        200,
+        "Sutton, Precup & Singh four rooms joined by hallways",
+    ),
+    "palaestra/DoorKey-v0": (
+        {"map": maps.DOOR_KEY},
+        200,
+        "pick up the key, open the locked door, reach the goal (6 actions)",
+    ),
+    "palaestra/Maze-v0": (
+        {"maze_size": 15, "maze_seed": 0},
+        1000,
+        "random perfect maze; maze_size (odd) and maze_seed as arguments",
+    ),
+}
+
+
+def _register_all() -> None:
+    for env_id, (kwargs, max_steps, _) in GRIDWORLD_IDS.items():
+        if env_id in registry:  # importing twice (e.g. reload) must not warn
+            continue
+        register(id=env_id, entry_point=_GRIDWORLD, kwargs=kwargs, max_episode_steps=max_steps)
+
+
+def env_descriptions() -> dict[str, str]:
+    """Registered palaestra ids with a one-line description each."""
+    return {env_id: desc for env_id, (_, _, desc) in GRIDWORLD_IDS.items()}
+
+
+_register_all()
