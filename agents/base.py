@@ -41,10 +41,12 @@ class Callback:
 
 
 class Agent(ABC):
-    """A learner. Subclasses set ``name`` (the command-line agent name) and ``config_class``."""
+    """A learner. Subclasses set ``name`` (the command-line agent name), ``config_class`` and
+    ``checkpoint_suffix`` (the file format :meth:`save` writes: ``.npz`` tables, ``.pt`` torch)."""
 
     name: ClassVar[str]
     config_class: ClassVar[type]
+    checkpoint_suffix: ClassVar[str]
 
     def __init__(
         self,

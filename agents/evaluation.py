@@ -1,0 +1,144 @@
+"""Measuring a policy against a known optimum: greedy episodes and episodes-until-optimal.
+
+One episode runner serves training's evaluation, ``palaestra watch``, GIF recording, the
+learning tests and the time-to-solve benchmarks. It works for any :class:`~agents.base.Agent`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import gymnasium as gym
+
+from agents.base import Agent, Callback, EpisodeStats
+
+# A greedy policy can loop forever in an env registered without a time limit.
+FALLBACK_MAX_STEPS = 10_000
+
+
+@dataclass(frozen=True)
+class EpisodeResult:
+    """One evaluation episode."""
+
+    episode_return: float
+    discounted_return: float
+    length: int
+    success: bool
+    ended: bool  # terminated or truncated by the env, rather than cut off at max_steps
+
+
+def episode_success(info: dict[str, Any], episode_return: float) -> bool:
+    """``info["is_success"]`` when the env reports it, else whether the return was positive."""
+    if "is_success" in info:
+        return bool(info["is_success"])
+    return episode_return > 0
+
+
+def run_episode(
+    agent: Agent,
+    env: gym.Env,
+    *,
+    deterministic: bool = True,
+    gamma: float = 1.0,
+    seed: int | None = None,
+    max_steps: int | None = None,
+    on_frame: Callable[[], bool] | None = None,
+) -> EpisodeResult:
+    """Play one episode without learning.
+
+    ``max_steps`` (default: none when the env has a time limit, else ``FALLBACK_MAX_STEPS``)
+    guards envs registered without one (Gymnasium's CliffWalking), where a greedy policy
+    that loops would otherwise never return. The discounted return tells apart
+    goal-reaching paths of different lengths when every path's undiscounted return is the
+    same (e.g. 0 per step and 1 at the goal). ``on_frame()`` runs after the reset and after
+    every step (watching and GIFs draw there); returning False ends the episode early.
+    """
+    if max_steps is None and (env.spec is None or env.spec.max_episode_steps is None):
+        max_steps = FALLBACK_MAX_STEPS
+    obs, info = env.reset(seed=seed)
+    total, discounted, discount = 0.0, 0.0, 1.0
+    terminated = truncated = False
+    length = 0
+    stopped = on_frame is not None and not on_frame()
+    while not (stopped or terminated or truncated) and (max_steps is None or length < max_steps):
+        obs, reward, terminated, truncated, info = env.step(agent.act(obs, deterministic))
+        total += float(reward)
+        discounted += discount * float(reward)
+        discount *= gamma
+        length += 1
+        stopped = on_frame is not None and not on_frame()
+    success = episode_success(info, total) if (terminated or truncated) else False
+    return EpisodeResult(total, discounted, length, success, terminated or truncated)
+
+
+def mean_return(
+    agent: Agent, env: gym.Env, episodes: int, *, seed: int = 0, max_steps: int = 10_000
+) -> tuple[float, float]:
+    """(mean return, success rate) of the greedy policy over ``episodes`` episodes.
+
+    Only the first reset is seeded, so two agents evaluated with the same ``seed`` face the
+    same random draws wherever their policies agree, which shrinks the noise in comparisons.
+    """
+    returns, successes = 0.0, 0
+    for i in range(episodes):
+        result = run_episode(agent, env, seed=seed if i == 0 else None, max_steps=max_steps)
+        returns += result.episode_return
+        successes += result.success
+    return returns / episodes, successes / episodes
+
+
+class StopWhenOptimal(Callback):
+    """After every training episode, play one greedy episode; stop learning once it is optimal.
+
+    Meant for deterministic envs, where one greedy episode is the policy's exact return.
+    ``target`` is compared with the discounted return (``gamma``); pass the result of
+    :func:`run_episode` for an optimal agent (value iteration) to compare like with like.
+    """
+
+    def __init__(
+        self,
+        eval_env: gym.Env,
+        target: float,
+        *,
+        gamma: float = 1.0,
+        max_steps: int = 10_000,
+        tolerance: float = 1e-9,
+    ) -> None:
+        self.eval_env = eval_env
+        self.target = target
+        self.gamma = gamma
+        self.max_steps = max_steps
+        self.tolerance = tolerance
+        self.episodes = 0
+        self.solved_at: int | None = None  # training episodes done when first optimal
+
+    def on_episode_end(self, agent: Agent, episode: EpisodeStats) -> None:
+        self.episodes += 1
+        result = run_episode(agent, self.eval_env, gamma=self.gamma, max_steps=self.max_steps)
+        if math.isclose(result.discounted_return, self.target, rel_tol=0, abs_tol=self.tolerance):
+            self.solved_at = self.episodes
+
+    def on_step(self, agent: Agent, num_steps: int) -> bool:
+        return self.solved_at is None
+
+
+def episodes_until_optimal(
+    agent: Agent,
+    env: gym.Env,
+    eval_env: gym.Env,
+    target: float,
+    *,
+    gamma: float = 1.0,
+    max_env_steps: int = 1_000_000,
+    max_steps: int = 10_000,
+) -> int | None:
+    """Training episodes ``agent`` needs before its greedy episode scores ``target``.
+
+    None when it is not optimal within ``max_env_steps`` training steps.
+    """
+    callback = StopWhenOptimal(eval_env, target, gamma=gamma, max_steps=max_steps)
+    agent.learn(env, agent.num_steps + max_env_steps, callback)
+    return callback.solved_at

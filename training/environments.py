@@ -1,0 +1,126 @@
+"""Making environments by id: palaestra ids and any other Gymnasium id.
+
+``import envs`` registers the ``palaestra/...`` ids. It happens lazily, here, so the training
+command also works with plain Gymnasium ids (``FrozenLake-v1``) and so ``palaestra eval`` or
+``list`` do not pay for imports they do not use.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import inspect
+from collections.abc import Mapping
+from typing import Any
+
+import gymnasium as gym
+
+from training.config import ConfigError, one_line, unknown_key
+
+NAMESPACE = "palaestra"
+
+
+def register_palaestra_envs() -> None:
+    """Import ``envs`` so its ids are in Gymnasium's registry (no-op when already done)."""
+    try:
+        importlib.import_module("envs")
+    except ModuleNotFoundError as e:
+        if e.name != "envs":  # a real missing dependency inside envs: do not hide it
+            raise
+
+
+def env_ids(include_all: bool = False) -> list[str]:
+    """Registered palaestra ids, sorted (every Gymnasium id with ``include_all``)."""
+    register_palaestra_envs()
+    ids = sorted(gym.registry)
+    return ids if include_all else [i for i in ids if gym.registry[i].namespace == NAMESPACE]
+
+
+def check_env_id(env_id: str) -> None:
+    """ConfigError with close matches when ``env_id`` is not registered."""
+    register_palaestra_envs()
+    if env_id in gym.registry:
+        return
+    close = difflib.get_close_matches(env_id, list(gym.registry), n=3, cutoff=0.5)
+    hint = f"did you mean {', '.join(close)}? " if close else ""
+    raise ConfigError(
+        f"unknown env {env_id!r}; {hint}run `palaestra list` for the palaestra ids "
+        f"(`palaestra list --all` for every Gymnasium id)"
+    )
+
+
+# Keyword arguments ``gymnasium.make`` takes itself rather than passing to the env.
+MAKE_KWARGS = ("max_episode_steps", "disable_env_checker")
+
+
+def env_creator(env_id: str) -> Any:
+    """The class or function an id's entry point names (imports its module)."""
+    entry = gym.registry[env_id].entry_point
+    return gym.envs.registration.load_env_creator(entry) if isinstance(entry, str) else entry
+
+
+def env_kwarg_names(env_id: str) -> list[str] | None:
+    """Keyword arguments the env accepts; None when its constructor takes ``**kwargs``."""
+    try:
+        params = inspect.signature(env_creator(env_id)).parameters.values()
+    except (TypeError, ValueError, ImportError, AttributeError, gym.error.Error):
+        return None  # no signature to read; gymnasium.make reports the real problem
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
+        return None
+    named = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    return [p.name for p in params if p.kind in named and p.name != "self"] + list(MAKE_KWARGS)
+
+
+def check_env_kwargs(env_id: str, env_kwargs: Mapping[str, Any]) -> None:
+    """ConfigError naming the first keyword the env does not take, with the valid ones."""
+    valid = env_kwarg_names(env_id)
+    if valid is None:
+        return
+    for key in env_kwargs:
+        if key not in valid:
+            raise unknown_key(key, valid, f"env {env_id!r}")
+
+
+def make_env(
+    env_id: str, env_kwargs: Mapping[str, Any] | None = None, render_mode: str | None = None
+) -> gym.Env:
+    """``gymnasium.make(env_id, **env_kwargs)``; bad ids or kwargs raise ConfigError."""
+    check_env_id(env_id)
+    kwargs = dict(env_kwargs or {})
+    check_env_kwargs(env_id, kwargs)
+    if render_mode is not None:
+        kwargs["render_mode"] = render_mode
+    try:
+        return gym.make(env_id, **kwargs)
+    except (TypeError, ValueError, gym.error.Error) as e:
+        given = f" with {kwargs}" if kwargs else ""
+        raise ConfigError(f"env {env_id!r} could not be made{given}: {one_line(e)}") from e
+
+
+def can_render_rgb(env: gym.Env) -> bool:
+    """Whether ``env`` declares the ``rgb_array`` render mode (needed for GIFs)."""
+    return "rgb_array" in env.metadata.get("render_modes", [])
+
+
+def render_fps(env: gym.Env, default: int = 4) -> int:
+    """Frames per second the env asks renderers to play at."""
+    return int(env.metadata.get("render_fps") or default)
+
+
+def describe_env(env_id: str, width: int = 90) -> str:
+    """One line about an env: palaestra's own description, else its docstring's first line."""
+    register_palaestra_envs()
+    try:
+        from envs import env_descriptions
+    except ImportError:
+        env_descriptions = dict
+    text = env_descriptions().get(env_id)
+    if not text:
+        try:
+            doc = getattr(env_creator(env_id), "__doc__", None) or ""
+        except (ImportError, AttributeError, gym.error.Error) as e:
+            doc = f"(cannot load: {one_line(e)})"
+        # Gymnasium docstrings open with markdown headings such as "## Description".
+        lines = [line.strip() for line in doc.splitlines()]
+        text = next((line for line in lines if line and not line.startswith("#")), "")
+    return text if len(text) <= width else text[: width - 3] + "..."
