@@ -7,6 +7,7 @@ learning tests and the time-to-solve benchmarks. It works for any :class:`~agent
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -142,3 +143,53 @@ def episodes_until_optimal(
     callback = StopWhenOptimal(eval_env, target, gamma=gamma, max_steps=max_steps)
     agent.learn(env, agent.num_steps + max_env_steps, callback)
     return callback.solved_at
+
+
+class SolveTimer(Callback):
+    """Every ``every`` training steps, play ``episodes`` greedy episodes; stop learning once
+    their mean return reaches ``threshold``.
+
+    The time-to-solve measure of RL Baselines3 Zoo style benchmarks: :attr:`train_time_s` is
+    the wall-clock time from construction (create it right before ``learn``) to the check
+    that succeeded, with the evaluations themselves left out; :attr:`train_cpu_s` is the
+    process's CPU time over the same spans, the steadier figure on a shared machine. ``act``
+    is all it needs of the agent, so the benchmark wraps a peer library's model the same way.
+    """
+
+    def __init__(
+        self,
+        eval_env: gym.Env,
+        threshold: float,
+        *,
+        every: int = 5_000,
+        episodes: int = 20,
+        seed: int = 0,
+    ) -> None:
+        self.eval_env = eval_env
+        self.threshold = threshold
+        self.every = every
+        self.episodes = episodes
+        self.seed = seed
+        self.next_check = every
+        self.solved_at: int | None = None  # training steps at the first successful check
+        self.train_time_s = 0.0  # training time up to now (or to the solving check)
+        self.train_cpu_s = 0.0  # CPU time of the process over the same spans
+        self.evaluations: list[tuple[int, float]] = []  # (steps, mean return) per check
+        self._resumed = time.perf_counter()
+        self._resumed_cpu = time.process_time()
+
+    def on_step(self, agent: Agent, num_steps: int) -> bool:
+        if num_steps < self.next_check:
+            return True
+        self.train_time_s += time.perf_counter() - self._resumed
+        self.train_cpu_s += time.process_time() - self._resumed_cpu
+        mean, _ = mean_return(agent, self.eval_env, self.episodes, seed=self.seed)
+        self.evaluations.append((num_steps, mean))
+        while self.next_check <= num_steps:
+            self.next_check += self.every
+        if mean >= self.threshold:
+            self.solved_at = num_steps
+            return False
+        self._resumed = time.perf_counter()
+        self._resumed_cpu = time.process_time()
+        return True

@@ -16,6 +16,13 @@ AGENTS: dict[str, str] = {
     "sarsa": "agents.tabular.sarsa:Sarsa",
     "expected_sarsa": "agents.tabular.expected_sarsa:ExpectedSarsa",
     "dyna_q": "agents.tabular.dyna_q:DynaQ",
+    "dqn": "agents.deep.dqn:DQN",
+    "reinforce": "agents.deep.reinforce:Reinforce",
+    "a2c": "agents.deep.a2c:A2C",
+    "ppo": "agents.deep.ppo:PPO",
+    "sb3_ppo": "agents.sb3.ppo:SB3PPO",
+    "sb3_a2c": "agents.sb3.a2c:SB3A2C",
+    "sb3_dqn": "agents.sb3.dqn:SB3DQN",
 }
 
 

@@ -20,6 +20,7 @@ from training.config import (
     one_line,
     parse_assignment,
 )
+from training.regression.cli import regress
 
 # click >= 8.2 raises this for a group called without a command (older versions exit 0).
 _NO_ARGS_IS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", ())
@@ -61,6 +62,11 @@ def cli() -> None:
 @click.option("--steps", type=int, metavar="N", help="Total environment steps.")
 @click.option("--seed", type=int, metavar="S", help="Seed for python, numpy, torch and env.")
 @click.option(
+    "--device",
+    metavar="auto|cpu|cuda",
+    help="Torch device of deep and SB3 agents (auto: CUDA when available; also cuda:N).",
+)
+@click.option(
     "--config",
     "config_file",
     type=click.Path(dir_okay=False),
@@ -88,6 +94,7 @@ def train(
     agent: str | None,
     steps: int | None,
     seed: int | None,
+    device: str | None,
     config_file: str | None,
     out: str | None,
     assignments: tuple[str, ...],
@@ -103,6 +110,7 @@ def train(
             "--env": env_id,
             "--agent": agent,
             "--seed": seed,
+            "--device": device,
             "--config": config_file,
             "--out": out,
             "--set": assignments,
@@ -113,7 +121,14 @@ def train(
         resume(resume_dir, steps=steps, verbose=not quiet)
         return
     config = load_config_file(config_file) if config_file else TrainConfig()
-    options = {"env": env_id, "agent": agent, "steps": steps, "seed": seed, "out": out}
+    options = {
+        "env": env_id,
+        "agent": agent,
+        "steps": steps,
+        "seed": seed,
+        "device": device,
+        "out": out,
+    }
     overrides: dict[str, Any] = {k: v for k, v in options.items() if v is not None}
     overrides.update(parse_assignment(a) for a in assignments)
     train_run(config, verbose=not quiet, **overrides)
@@ -189,6 +204,9 @@ def list_command(include_all: bool) -> None:
     click.echo("agents:")
     for name in agent_names():
         click.echo(f"  {name}")
+
+
+cli.add_command(regress)
 
 
 def main() -> None:

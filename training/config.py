@@ -57,7 +57,7 @@ class TrainConfig:
     """Steps between checkpoints (0: only the final one)."""
 
     device: str = "auto"
-    """Torch device for deep agents: auto (CUDA when available), cpu, cuda, cuda:N, mps."""
+    """Torch device for deep and SB3 agents: auto (CUDA when available), cpu, cuda, cuda:N."""
 
 
 # ``--set`` prefixes that address a dictionary section instead of a top-level field.
@@ -68,7 +68,9 @@ SECTIONS: dict[str, str] = {
     "agent_config": "agent_config",
 }
 
-_DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
+# The forms agents.common.torch_utils.resolve_device accepts; whether the device exists is
+# checked for agents that use one (check_device_available).
+_DEVICE = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
 _NULLS = ("null", "none", "~", "")
 
 
@@ -287,7 +289,7 @@ def validate_scalars(config: TrainConfig) -> None:
         ("seed", config.seed >= 0, "an int >= 0"),
         ("eval_episodes", config.eval_episodes >= 1, "an int >= 1"),
         ("checkpoint_every", config.checkpoint_every >= 0, "an int >= 0 (0: final only)"),
-        ("device", bool(_DEVICE.match(config.device)), "auto, cpu, cuda, cuda:N or mps"),
+        ("device", bool(_DEVICE.match(config.device)), "auto, cpu, cuda or cuda:N"),
     ]
     for key, ok, expected in checks:
         if not ok:
@@ -297,7 +299,8 @@ def validate_scalars(config: TrainConfig) -> None:
 def resolve_agent_config(agent_cls: type, values: Mapping[str, Any], device: str) -> Any:
     """The agent's config dataclass built from ``values``; unknown keys and bad types fail.
 
-    A ``device`` field the user left unset follows the run's ``device``.
+    A ``device`` field the user left unset follows the run's ``device``; either way the
+    device must exist on this machine.
     """
     config_cls = agent_cls.config_class
     types_ = field_types(config_cls)
@@ -306,12 +309,28 @@ def resolve_agent_config(agent_cls: type, values: Mapping[str, Any], device: str
         if key not in types_:
             raise unknown_key(key, list(types_), f"agent {agent_cls.name!r} config")
         kwargs[key] = coerce(f"agent.{key}", value, types_[key])
-    if "device" in types_ and "device" not in kwargs:
-        kwargs["device"] = device
+    if "device" in types_:
+        key = "agent.device" if "device" in kwargs else "device"
+        kwargs.setdefault("device", device)
+        check_device_available(key, kwargs["device"])
     try:
         return config_cls(**kwargs)
     except (TypeError, ValueError) as e:
         raise ConfigError(f"agent {agent_cls.name!r} config: {one_line(e)}") from None
+
+
+def check_device_available(key: str, device: str) -> None:
+    """ConfigError when ``device`` is unknown or absent here (``cuda`` without CUDA).
+
+    Checked before the run starts because torch would only fail at the first tensor moved
+    there, after the run directory exists, and SB3 silently falls back to the CPU.
+    """
+    from agents.common.torch_utils import resolve_device  # torch only for agents with a device
+
+    try:
+        resolve_device(device)
+    except ValueError as e:
+        raise ConfigError(f"{key}={device!r}: {one_line(e)}; use auto or cpu") from None
 
 
 def plain(value: Any) -> Any:

@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from agents.common.io import atomic_write
 from training.metrics import column, read_metrics
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
 def rolling_mean(values: np.ndarray, window: int) -> np.ndarray:
@@ -23,18 +27,32 @@ def rolling_mean(values: np.ndarray, window: int) -> np.ndarray:
     return (sums[idx] - sums[start]) / (idx - start)
 
 
-def plot_reward_curve(metrics_csv: Path, png: Path, title: str = "") -> Path:
-    """Plot the returns of ``metrics_csv`` into ``png`` (written atomically)."""
+def new_figure(figsize: tuple[float, float] = (7, 4)) -> Figure:
+    """A figure on its own Agg canvas: no pyplot, no global backend, no window."""
     # Imported here: matplotlib costs a quarter second that eval/watch/list never need.
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
+    fig = Figure(figsize=figsize, dpi=100)
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def save_figure(fig: Figure, png: Path) -> Path:
+    """Lay out ``fig`` and write it to ``png`` atomically (readers never see half a PNG)."""
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    return atomic_write(png, lambda f: f.write(buffer.getvalue()))
+
+
+def plot_reward_curve(metrics_csv: Path, png: Path, title: str = "") -> Path:
+    """Plot the returns of ``metrics_csv`` into ``png`` (written atomically)."""
     rows = read_metrics(metrics_csv)
     steps = np.asarray(column(rows, "step"))
     returns = np.asarray(column(rows, "return"))
     window = max(1, min(100, len(returns) // 10))
-    fig = Figure(figsize=(7, 4), dpi=100)
-    FigureCanvasAgg(fig)
+    fig = new_figure()
     ax = fig.add_subplot()
     ax.plot(steps, returns, ".", ms=2, alpha=0.35, color="tab:blue", label="episode return")
     if len(returns):
@@ -50,7 +68,4 @@ def plot_reward_curve(metrics_csv: Path, png: Path, title: str = "") -> Path:
     ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend(loc="best")
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png")
-    return atomic_write(png, lambda f: f.write(buffer.getvalue()))
+    return save_figure(fig, png)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
+from gymnasium.vector import VectorEnv
 
 from agents.base import Agent
 from training.checkpoints import save_checkpoint
@@ -30,7 +31,7 @@ from training.config import (
     resolve_agent_config,
     validate_scalars,
 )
-from training.environments import can_render_rgb, make_env
+from training.environments import can_render_rgb, env_spaces, make_env, make_vector_env
 from training.evaluation import eval_seed, evaluate
 from training.logger import RunLogger
 from training.metrics import METRICS_FILE
@@ -84,7 +85,7 @@ class Setup:
     config: TrainConfig  # agent_config holds every field of the agent's config, defaults too
     agent_cls: type[Agent]
     agent_config: Any
-    env: gym.Env
+    env: gym.Env | VectorEnv  # a vector env for agents whose config has ``n_envs``
 
 
 def prepare(config: TrainConfig) -> Setup:
@@ -92,23 +93,37 @@ def prepare(config: TrainConfig) -> Setup:
     validate_scalars(config)
     agent_cls = lookup_agent(config.agent)
     agent_config = resolve_agent_config(agent_cls, config.agent_config, config.device)
-    env = make_env(config.env, config.env_kwargs)
+    env = make_training_env(config, agent_config)
     resolved = dataclasses.replace(config, agent_config=plain(agent_config))
     return Setup(config=resolved, agent_cls=agent_cls, agent_config=agent_config, env=env)
+
+
+def make_training_env(config: TrainConfig, agent_config: Any) -> gym.Env | VectorEnv:
+    """The env an agent learns from: ``agent_config.n_envs`` copies in a vector env when the
+    agent's config has that field (the deep and SB3 learners), else one plain env.
+
+    Deciding by the config field keeps the trainer free of per-agent cases: any learner that
+    declares ``n_envs`` gets the vector env its setting asks for (``--set agent.n_envs=16``).
+    """
+    n_envs = getattr(agent_config, "n_envs", None)
+    if n_envs is None:
+        return make_env(config.env, config.env_kwargs)
+    return make_vector_env(config.env, config.env_kwargs, n_envs)
 
 
 def build_agent(setup: Setup) -> Agent:
     """A new agent for the env's spaces; an agent that cannot handle them is a ConfigError."""
     env, config = setup.env, setup.config
+    observation_space, action_space = env_spaces(env)
     try:
         return setup.agent_cls(
-            env.observation_space, env.action_space, setup.agent_config, seed=config.seed
+            observation_space, action_space, setup.agent_config, seed=config.seed
         )
     except (TypeError, ValueError, NotImplementedError) as e:
         env.close()
         raise ConfigError(
             f"agent {config.agent!r} cannot train on {config.env!r} "
-            f"(observations {env.observation_space}, actions {env.action_space}): {one_line(e)}"
+            f"(observations {observation_space}, actions {action_space}): {one_line(e)}"
         ) from None
 
 
@@ -154,7 +169,12 @@ def resume(run_dir: str | Path, steps: int | None = None, *, verbose: bool = Tru
 
 
 def _learn_and_report(
-    run_dir: Path, config: TrainConfig, env: gym.Env, agent: Agent, started: float, verbose: bool
+    run_dir: Path,
+    config: TrainConfig,
+    env: gym.Env | VectorEnv,
+    agent: Agent,
+    started: float,
+    verbose: bool,
 ) -> RunResult:
     start_step = agent.num_steps
     can_gif = can_render_rgb(env)

@@ -15,6 +15,7 @@ heads, the Nature-DQN CNN and an optional GRU core.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 import gymnasium as gym
@@ -51,6 +52,84 @@ def mlp(
     if out_dim is not None:
         layers.append(layer_init(nn.Linear(last, out_dim), gain=out_gain))
     return nn.Sequential(*layers)
+
+
+class ParallelMLPs(nn.Module):
+    """Several MLPs over the same input, with the same hidden widths, run as one chain of
+    batched matrix products (``baddbmm``): member ``j`` maps ``in_dim`` to ``out_dims[j]``.
+
+    An actor and a critic of the same shape are two such members. Computing them together
+    halves the number of kernels and autograd nodes per pass, which is most of the cost of
+    a small MLP on CPU (measured on 2 cores, actor and critic 4-64-64-{2,1}: forward and
+    backward on 256 rows 605 us against 708 us as two ``nn.Sequential``; one forward on 8
+    rows 23 us against 64 us). Each member is initialised like :func:`mlp` (orthogonal,
+    gain sqrt(2) for hidden layers, ``out_gains[j]`` for its output layer, zero biases).
+    Narrower members' output layers are zero-padded to the widest; the padding is never
+    read, so it gets no gradient and stays zero.
+    """
+
+    def __init__(
+        self,
+        in_dim: int,
+        hidden: Sequence[int],
+        out_dims: Sequence[int],
+        activation: type[nn.Module] = nn.Tanh,
+        out_gains: Sequence[float] | None = None,
+    ) -> None:
+        super().__init__()
+        self.out_dims = tuple(int(d) for d in out_dims)
+        gains = tuple(out_gains) if out_gains is not None else (1.0,) * len(self.out_dims)
+        widths = [in_dim, *hidden]
+        self.weights = nn.ParameterList()
+        self.biases = nn.ParameterList()
+        for fan_in, fan_out in itertools.pairwise(widths):
+            self._add_layer(fan_in, [fan_out] * len(self.out_dims), [np.sqrt(2)] * len(gains))
+        self._add_layer(widths[-1], self.out_dims, gains)
+        self.activation = activation()
+        # Indexing a ParameterList costs a string lookup per item, a third of this module's
+        # time on a batch of 8 rows; the same Parameter objects, held in a plain tuple, cost
+        # nothing (``.to()`` and ``load_state_dict`` update them in place).
+        self._layers = tuple(zip(self.weights, self.biases, strict=True))
+
+    def _add_layer(self, fan_in: int, fan_outs: Sequence[int], gains: Sequence[float]) -> None:
+        weight = torch.zeros(len(fan_outs), fan_in, max(fan_outs))
+        for j, (fan_out, gain) in enumerate(zip(fan_outs, gains, strict=True)):
+            # Orthogonal in nn.Linear's (out, in) layout, stored transposed for baddbmm.
+            weight[j, :, :fan_out] = nn.init.orthogonal_(torch.empty(fan_out, fan_in), gain).T
+        self.weights.append(nn.Parameter(weight))
+        self.biases.append(nn.Parameter(torch.zeros(len(fan_outs), 1, max(fan_outs))))
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Every member's output for a batch ``x`` of shape (B, in_dim)."""
+        h = x.expand(len(self.out_dims), *x.shape)
+        *hidden, (weight, bias) = self._layers
+        if isinstance(self.activation, nn.Tanh) and hidden:
+            return self._split(self._tanh_as_sigmoid(h))
+        for w, b in hidden:
+            h = self.activation(torch.baddbmm(b, h, w))
+        return self._split(torch.baddbmm(bias, h, weight))
+
+    def _tanh_as_sigmoid(self, h: torch.Tensor) -> torch.Tensor:
+        """The tanh MLP through ``tanh(z) = 2 sigmoid(2z) - 1``, with the affine parts folded
+        into the matrix products.
+
+        Torch's CPU tanh kernel is scalar: ~5x the time of its sigmoid per element (measured
+        85 us against 16 us on 2x256x64), the largest single cost of a PPO minibatch step.
+        With ``s = sigmoid(2z)`` the next layer's ``(2s - 1) @ W + b`` is
+        ``2 (s @ W) + (b - sum of W's rows)``, and ``baddbmm``'s ``alpha``/``beta`` do the
+        scaling for free, so the same function of the same parameters costs one sigmoid and
+        two tiny ops per layer instead of a tanh: forward and backward 545 us instead of
+        630 us. Results agree with the tanh form to float32 rounding.
+        """
+        *hidden, (weight, bias) = self._layers
+        w, b = hidden[0]
+        s = torch.sigmoid(torch.baddbmm(b, h, w, beta=2.0, alpha=2.0))  # sigmoid(2 z1)
+        for w, b in hidden[1:]:
+            s = torch.sigmoid(torch.baddbmm(b - w.sum(-2, keepdim=True), s, w, beta=2.0, alpha=4.0))
+        return torch.baddbmm(bias - weight.sum(-2, keepdim=True), s, weight, alpha=2.0)
+
+    def _split(self, out: torch.Tensor) -> list[torch.Tensor]:
+        return [out[j, :, :d] for j, d in enumerate(self.out_dims)]
 
 
 class Encoder(nn.Module):

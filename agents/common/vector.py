@@ -18,8 +18,16 @@ from gymnasium.vector import AutoresetMode, SyncVectorEnv, VectorEnv
 from agents.base import Callback, EpisodeStats
 
 
-def as_vector_env(env: gym.Env | VectorEnv) -> VectorEnv:
-    """``env`` as a SAME_STEP vector env: a single env is wrapped as a vector of one."""
+def as_vector_env(env: gym.Env | VectorEnv, n_envs: int = 1) -> VectorEnv:
+    """``env`` as a SAME_STEP vector env.
+
+    A vector env is used as it is (its own ``num_envs`` wins over ``n_envs``). A single env
+    becomes the first of ``n_envs`` copies; the others are made from its ``spec`` (the id
+    and keyword arguments it was made with), which is how a learner's ``n_envs`` setting
+    works from one env handed over by the trainer or a script.
+    """
+    if n_envs < 1:
+        raise ValueError(f"n_envs must be >= 1, got {n_envs}")
     if isinstance(env, VectorEnv):
         mode = env.metadata.get("autoreset_mode")
         if mode is not None and mode != AutoresetMode.SAME_STEP:
@@ -29,7 +37,13 @@ def as_vector_env(env: gym.Env | VectorEnv) -> VectorEnv:
                 "gymnasium.vector.AutoresetMode.SAME_STEP})"
             )
         return env
-    return SyncVectorEnv([lambda: env], autoreset_mode=AutoresetMode.SAME_STEP)
+    if n_envs > 1 and env.spec is None:
+        raise ValueError(
+            f"n_envs={n_envs} needs copies of the env, but it has no spec to make them from; "
+            "create it with gymnasium.make or pass a vector env"
+        )
+    makers = [lambda: env] + [lambda: gym.make(env.spec) for _ in range(n_envs - 1)]
+    return SyncVectorEnv(makers, autoreset_mode=AutoresetMode.SAME_STEP)
 
 
 def final_observations(next_obs: Any, info: dict[str, Any], done: np.ndarray) -> Any:

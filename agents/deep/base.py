@@ -18,12 +18,13 @@ from typing import Any, TypeVar
 import gymnasium as gym
 import numpy as np
 import torch
+from gymnasium.vector import VectorEnv
 from torch import nn
 
 from agents.base import Agent
 from agents.common.io import atomic_write
 from agents.common.masking import MASK_KEY
-from agents.common.torch_utils import as_tensor, resolve_device
+from agents.common.torch_utils import as_tensor, resolve_device, torch_threads
 
 FORMAT_VERSION = 1
 AgentT = TypeVar("AgentT", bound="TorchAgent")
@@ -44,6 +45,8 @@ class TorchAgent(Agent):
         super().__init__(observation_space, action_space, config, seed)
         self.device = resolve_device(self.config.device)
         self.rng = np.random.default_rng(seed)
+        threads = getattr(self.config, "torch_threads", None)
+        self._act_threads = threads if self.device.type == "cpu" else None
 
     @abstractmethod
     def state_modules(self) -> dict[str, nn.Module | torch.optim.Optimizer]:
@@ -55,13 +58,25 @@ class TorchAgent(Agent):
     ) -> torch.Tensor:
         """Actions for a batch of observations (tensors on the device)."""
 
+    def check_env_spaces(self, venv: VectorEnv) -> None:
+        """Fail before training when the env is not the one this agent's networks fit."""
+        for role, ours, theirs in (
+            ("observation", self.observation_space, venv.single_observation_space),
+            ("action", self.action_space, venv.single_action_space),
+        ):
+            if ours != theirs:
+                raise ValueError(f"env {role} space {theirs} differs from the agent's {ours}")
+
     # ------------------------------------------------------------------ acting
     def act(self, obs: Any, deterministic: bool = True, action_mask: Any = None) -> Any:
         batch = self.batch_obs(obs)
         if action_mask is None and isinstance(obs, dict):
             action_mask = obs.get(MASK_KEY)
         mask = None if action_mask is None else as_tensor(action_mask, self.device)[None]
-        with torch.no_grad():
+        # A config's ``torch_threads`` holds for acting too: one observation through a
+        # small network costs ~15x more CPU with torch's default thread pool on a busy
+        # 2-core machine (measured 1.2 ms against 77 us per call).
+        with torch.no_grad(), torch_threads(self._act_threads):
             action = self.policy_action(batch, mask, deterministic)[0]
         if isinstance(self.action_space, gym.spaces.Discrete):
             return int(action.item())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -12,7 +13,7 @@ from torch import nn
 from torch.distributions import Categorical, Distribution, Normal
 
 from agents.common.masking import apply_mask
-from agents.common.networks import make_encoder, mlp
+from agents.common.networks import ParallelMLPs, make_encoder, mlp
 
 
 class ActorCritic(nn.Module):
@@ -23,6 +24,12 @@ class ActorCritic(nn.Module):
     MLPs for actor and critic (SB3's and CleanRL's MLP default), which learns faster on
     classic control. Discrete actions give a (maskable) Categorical; Box actions a diagonal
     Gaussian with a state-independent log standard deviation.
+
+    ``fused=True`` (flat observations only) holds the two MLPs as one
+    :class:`~agents.common.networks.ParallelMLPs` and encodes the observation once: the same
+    functions and initialisation, in about half the kernels per pass, which is what small
+    networks on CPU spend their time on (PPO and A2C use it). The ``actor`` and ``critic``
+    attributes then do not exist; the methods below work either way.
     """
 
     def __init__(
@@ -31,6 +38,7 @@ class ActorCritic(nn.Module):
         action_space: gym.Space,
         hidden: Sequence[int] = (64, 64),
         activation: type[nn.Module] = nn.Tanh,
+        fused: bool = False,
     ) -> None:
         super().__init__()
         if isinstance(action_space, gym.spaces.Discrete):
@@ -49,15 +57,28 @@ class ActorCritic(nn.Module):
         self.critic_encoder = self.actor_encoder if self.shared else make_encoder(observation_space)
         feat = self.actor_encoder.out_dim
         hidden = () if self.shared else tuple(hidden)
-        self.actor = mlp(feat, hidden, n_out, activation, out_gain=0.01)
-        self.critic = mlp(feat, hidden, 1, activation, out_gain=1.0)
+        self.fused = fused and not self.shared
+        if self.fused:
+            self.mlps = ParallelMLPs(feat, hidden, (n_out, 1), activation, out_gains=(0.01, 1.0))
+        else:
+            self.actor = mlp(feat, hidden, n_out, activation, out_gain=0.01)
+            self.critic = mlp(feat, hidden, 1, activation, out_gain=1.0)
 
     def value(self, obs: Any) -> torch.Tensor:
         """State values, shape (batch,)."""
+        if self.fused:
+            return self.heads(obs)[1]
         return self.critic(self.critic_encoder(obs)).squeeze(-1)
 
+    def actor_output(self, obs: Any) -> torch.Tensor:
+        """Raw actor output (unmasked logits or Gaussian means) without running the critic,
+        for learners that act without needing values (REINFORCE)."""
+        if self.fused:
+            return self.heads(obs)[0]
+        return self.actor(self.actor_encoder(obs))
+
     def distribution(self, obs: Any, mask: torch.Tensor | None = None) -> Distribution:
-        out = self.actor(self.actor_encoder(obs))
+        out = self.actor_output(obs)
         if self.continuous:
             return Normal(out, self.log_std.exp().expand_as(out))
         return Categorical(logits=apply_mask(out, mask))
@@ -66,14 +87,88 @@ class ActorCritic(nn.Module):
         self, obs: Any, mask: torch.Tensor | None = None
     ) -> tuple[Distribution, torch.Tensor]:
         """(action distribution, value) in one pass; the shared encoder runs once."""
+        out, value = self.heads(obs)
+        if self.continuous:
+            return Normal(out, self.log_std.exp().expand_as(out)), value
+        return Categorical(logits=apply_mask(out, mask)), value
+
+    def heads(self, obs: Any) -> tuple[torch.Tensor, torch.Tensor]:
+        """(raw actor output, value): logits (unmasked) or Gaussian means, and V(obs).
+
+        The raw form is what the on-policy hot loops use: building a ``torch.distributions``
+        object costs several times the small MLP's forward pass on CPU (argument validation,
+        lazy properties), so :meth:`sample` and :meth:`evaluate_actions` do the same maths
+        directly on these tensors.
+        """
+        if self.fused:
+            out, value = self.mlps(self.actor_encoder(obs))
+            return out, value.squeeze(-1)
         if self.shared:
             features = self.actor_encoder(obs)
-            out = self.actor(features)
-            value = self.critic(features).squeeze(-1)
-            if self.continuous:
-                return Normal(out, self.log_std.exp().expand_as(out)), value
-            return Categorical(logits=apply_mask(out, mask)), value
-        return self.distribution(obs, mask), self.value(obs)
+            return self.actor(features), self.critic(features).squeeze(-1)
+        value = self.critic(self.critic_encoder(obs)).squeeze(-1)
+        return self.actor(self.actor_encoder(obs)), value
+
+    def sample(
+        self,
+        out: torch.Tensor,
+        mask: torch.Tensor | None,
+        deterministic: bool = False,
+        generator: torch.Generator | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(actions, their log-probabilities) from :meth:`heads`' raw output.
+
+        Discrete actions are drawn by the Gumbel-max trick (argmax of logits plus Gumbel
+        noise): exact Categorical sampling in a few elementwise ops, and masked logits (the
+        lowest float) can never win. ``generator`` lets an agent own its random stream.
+        """
+        if self.continuous:
+            std = self.log_std.exp()
+            if deterministic:
+                actions = out
+            else:
+                noise = torch.randn(out.shape, generator=generator, device=out.device)
+                actions = out + std * noise
+            return actions, gaussian_log_prob(actions, out, self.log_std)
+        log_probs = torch.log_softmax(apply_mask(out, mask), dim=-1)
+        if deterministic:
+            actions = log_probs.argmax(-1, keepdim=True)
+        else:
+            # u in [tiny, 1) keeps the Gumbel noise -log(-log(u)) finite (within [-4.5, 16.6]):
+            # an infinite draw could otherwise lift a masked logit (the lowest float) to the max.
+            u = torch.rand(out.shape, generator=generator, device=out.device)
+            u = u.clamp_(min=torch.finfo(u.dtype).tiny)
+            actions = (log_probs - torch.log(-torch.log(u))).argmax(-1, keepdim=True)
+        return actions.squeeze(-1), log_probs.gather(-1, actions).squeeze(-1)
+
+    def evaluate_actions(
+        self,
+        obs: Any,
+        actions: torch.Tensor,
+        mask: torch.Tensor | None = None,
+        with_entropy: bool = True,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """(values, log-probabilities of ``actions``, entropies) for a batch, as in SB3.
+
+        ``with_entropy=False`` returns None for the entropies and saves their ops when no
+        entropy bonus is trained (a third of a small network's loss graph).
+        """
+        out, values = self.heads(obs)
+        if self.continuous:
+            log_prob = gaussian_log_prob(actions, out, self.log_std)
+            if not with_entropy:
+                return values, log_prob, None
+            entropy = (0.5 + 0.5 * math.log(2 * math.pi) + self.log_std).sum().expand_as(log_prob)
+            return values, log_prob, entropy
+        log_probs = torch.log_softmax(apply_mask(out, mask), dim=-1)
+        log_prob = log_probs.gather(-1, actions.long().unsqueeze(-1)).squeeze(-1)
+        if not with_entropy:
+            return values, log_prob, None
+        # Masked actions have probability 0 and log-probability near the lowest float;
+        # clamping keeps 0 * log p at 0 instead of 0 * -inf = nan (as torch's Categorical does).
+        clamped = log_probs.clamp(min=torch.finfo(log_probs.dtype).min)
+        entropy = -(clamped.exp() * clamped).sum(-1)
+        return values, log_prob, entropy
 
     def log_prob(self, dist: Distribution, actions: torch.Tensor) -> torch.Tensor:
         """Log-probability per sample (summed over action dimensions when continuous)."""
@@ -89,6 +184,14 @@ class ActorCritic(nn.Module):
         if deterministic:
             return dist.mean if self.continuous else dist.probs.argmax(-1)
         return dist.sample()
+
+
+def gaussian_log_prob(
+    actions: torch.Tensor, mean: torch.Tensor, log_std: torch.Tensor
+) -> torch.Tensor:
+    """Log-density of a diagonal Gaussian, summed over action dimensions."""
+    z = (actions - mean) * torch.exp(-log_std)
+    return (-0.5 * z.pow(2) - log_std - 0.5 * math.log(2 * math.pi)).sum(-1)
 
 
 def clip_actions(actions: np.ndarray, action_space: gym.Space) -> np.ndarray:

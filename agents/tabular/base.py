@@ -20,6 +20,7 @@ import numpy as np
 from agents.base import Agent, Callback, EpisodeStats
 from agents.common.io import atomic_write
 from agents.common.schedules import ConstantSchedule, LinearSchedule, Schedule
+from agents.evaluation import episode_success
 
 FORMAT_VERSION = 1
 _REQUIRED_KEYS = (
@@ -313,7 +314,7 @@ class TDAgent(TabularAgent):
             abs_td_sum += abs(td_error)
             done = terminated or truncated
             if done:
-                success = bool(info.get("is_success", terminated and r > 0))
+                success = episode_success(info, episode_return)
                 callback.on_episode_end(
                     self, EpisodeStats(self.num_steps, episode_return, episode_length, success)
                 )
