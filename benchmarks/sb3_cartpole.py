@@ -42,6 +42,8 @@ from typing import Any
 import yaml
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+if str(REPO_ROOT) not in sys.path:  # run from a checkout without `pip install -e .`
+    sys.path.insert(0, str(REPO_ROOT))
 ENV_ID = "CartPole-v1"
 LIBRARIES = ("sb3", "palaestra")
 
