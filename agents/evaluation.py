@@ -29,6 +29,7 @@ class EpisodeResult:
     length: int
     success: bool
     ended: bool  # terminated or truncated by the env, rather than cut off at max_steps
+    info: dict[str, Any]  # the last step's info (env-specific end-of-episode figures)
 
 
 def episode_success(info: dict[str, Any], episode_return: float) -> bool:
@@ -72,7 +73,7 @@ def run_episode(
         length += 1
         stopped = on_frame is not None and not on_frame()
     success = episode_success(info, total) if (terminated or truncated) else False
-    return EpisodeResult(total, discounted, length, success, terminated or truncated)
+    return EpisodeResult(total, discounted, length, success, terminated or truncated, info)
 
 
 def mean_return(
