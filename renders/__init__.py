@@ -15,6 +15,8 @@ _EXPORTS: dict[str, str] = {
     "CELL_COLORS": "gridworld",
     "OPEN_DOOR_COLOR": "gridworld",
     "draw_grid": "gridworld",
+    "draw_graph": "graph",
+    "normalize_positions": "graph",
     "paint_agent": "gridworld",
     "policy_arrows": "overlays",
     "tabular_overlay": "overlays",
@@ -30,7 +32,9 @@ __all__ = [
     "CELL_COLORS",
     "OPEN_DOOR_COLOR",
     "PygameViewer",
+    "draw_graph",
     "draw_grid",
+    "normalize_positions",
     "paint_agent",
     "policy_arrows",
     "save_gif",
@@ -42,6 +46,7 @@ __all__ = [
 
 if TYPE_CHECKING:
     from renders.export import save_gif, save_mp4
+    from renders.graph import draw_graph, normalize_positions
     from renders.gridworld import (
         AGENT_COLOR,
         CELL_COLORS,

@@ -20,15 +20,11 @@ def test_import_renders_does_not_import_pygame() -> None:
 
 def test_lazy_exports_resolve_to_the_module_objects() -> None:
     import renders
-    from renders import export, gridworld, overlays, viewer
+    from renders import export, graph, gridworld, overlays, viewer
 
+    modules = {m.__name__.split(".")[-1]: m for m in (export, graph, gridworld, overlays, viewer)}
     for name in renders.__all__:
-        assert getattr(renders, name) is getattr(
-            {"gridworld": gridworld, "overlays": overlays, "viewer": viewer, "export": export}[
-                renders._EXPORTS[name]
-            ],
-            name,
-        )
+        assert getattr(renders, name) is getattr(modules[renders._EXPORTS[name]], name)
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         _ = renders.nope
 
