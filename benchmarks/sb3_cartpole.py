@@ -22,6 +22,8 @@ so the Results section records both.
     python benchmarks/sb3_cartpole.py --algos ppo,a2c --json out.json
     python benchmarks/sb3_cartpole.py --algos dqn --seeds 3 --sb3-threads 1
     python benchmarks/sb3_cartpole.py --algos ppo --palaestra-set gae_lambda=0.8
+    python benchmarks/sb3_cartpole.py --algos ppo --libraries palaestra --seeds 24 \
+        --throughput-repeats 0 --palaestra-set n_epochs=10   # tuning one side only
 """
 
 from __future__ import annotations
@@ -339,6 +341,18 @@ def machine() -> dict[str, Any]:
     }
 
 
+def _override_value(text: str) -> Any:
+    """A ``--palaestra-set`` value: YAML, except that numbers YAML 1.1 reads as strings
+    (``4e-3``, which it only takes as a float when written ``4.0e-3``) become floats."""
+    value = yaml.safe_load(text)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--algos", default="ppo,dqn,a2c", help="comma-separated: ppo,dqn,a2c")
@@ -361,6 +375,12 @@ def main(argv: list[str] | None = None) -> int:
         metavar="KEY=VALUE",
         help="override a field of palaestra's agent config (YAML value), e.g. learning_rate=1e-3",
     )
+    parser.add_argument(
+        "--libraries",
+        default=",".join(LIBRARIES),
+        help="comma-separated: sb3,palaestra (default both; one alone is for tuning, not "
+        "for comparisons)",
+    )
     parser.add_argument("--json", type=Path, help="also write every run's result here")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -372,18 +392,24 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [a for a in algos if a not in ALGOS]
     if unknown:
         parser.error(f"unknown algos {unknown}; valid: {', '.join(ALGOS)}")
+    wanted = [lib.strip() for lib in args.libraries.split(",") if lib.strip()]
+    unknown = [lib for lib in wanted if lib not in LIBRARIES]
+    if unknown or not wanted:
+        parser.error(f"unknown libraries {unknown or wanted}; valid: {', '.join(LIBRARIES)}")
     libs: dict[str, tuple[str, ...]] = {}
     for algo in algos:
-        missing = palaestra_available(algo)
+        missing = palaestra_available(algo) if "palaestra" in wanted else None
         if missing:
             print(f"note: palaestra {algo} skipped ({missing}); SB3 only", file=sys.stderr)
-        libs[algo] = ("sb3",) if missing else LIBRARIES
+        libs[algo] = tuple(
+            lib for lib in LIBRARIES if lib in wanted and not (lib == "palaestra" and missing)
+        )
     overrides = {}
     for item in args.palaestra_set:
         key, sep, value = item.partition("=")
         if not sep:
             parser.error(f"--palaestra-set expects KEY=VALUE, got {item!r}")
-        overrides[key.strip()] = yaml.safe_load(value)
+        overrides[key.strip()] = _override_value(value)
     common = {
         "palaestra_set": overrides,
         "threshold": args.threshold,

@@ -11,6 +11,7 @@ from gymnasium.envs.registration import register, registry
 from envs.gridworld import maps
 
 _GRIDWORLD = "envs.gridworld.gridworld:GridWorldEnv"
+_GRAPH = "envs.graph.graphnav:GraphNavEnv"
 
 # id -> (registration kwargs, max_episode_steps, one-line description for `palaestra list`)
 GRIDWORLD_IDS: dict[str, tuple[dict, int, str]] = {
@@ -57,16 +58,53 @@ GRIDWORLD_IDS: dict[str, tuple[dict, int, str]] = {
 }
 
 
+# Same shape as GRIDWORLD_IDS; kwargs are plain data, so `import envs` loads no networkx.
+GRAPH_IDS: dict[str, tuple[dict, int, str]] = {
+    "palaestra/GraphNav-v0": (
+        {"graph": "geometric"},  # num_nodes defaults to 20; graph= a user graph works too
+        100,
+        "new 20-node random geometric graph each episode; -edge length a move, +1 at the goal",
+    ),
+    "palaestra/GraphNavFixed-v0": (
+        {"graph": "geometric", "num_nodes": 12, "graph_seed": 0, "obs_mode": "index"},
+        50,
+        "one fixed 12-node geometric graph, index observation (goal*N + node) for tabular agents",
+    ),
+    "palaestra/GraphNavGrid-v0": (
+        {"graph": "grid", "num_nodes": 40},
+        150,
+        "new 40-cell grid with holes each episode, unit weights, full view",
+    ),
+    "palaestra/GraphNavLocal-v0": (
+        {"graph": "geometric", "num_nodes": 200, "view_hops": 2},
+        400,
+        "new 200-node geometric graph each episode; only the 2-hop neighbourhood is visible",
+    ),
+    "palaestra/GraphNavSlippery-v0": (
+        {"graph": "geometric", "num_nodes": 16, "graph_seed": 1, "slip_prob": 0.2},
+        100,
+        "fixed 16-node geometric graph; 20% of moves slip to a random edge",
+    ),
+}
+
+# (ids, entry point) of every family.
+_FAMILIES: tuple[tuple[dict[str, tuple[dict, int, str]], str], ...] = (
+    (GRIDWORLD_IDS, _GRIDWORLD),
+    (GRAPH_IDS, _GRAPH),
+)
+
+
 def _register_all() -> None:
-    for env_id, (kwargs, max_steps, _) in GRIDWORLD_IDS.items():
-        if env_id in registry:  # importing twice (e.g. reload) must not warn
-            continue
-        register(id=env_id, entry_point=_GRIDWORLD, kwargs=kwargs, max_episode_steps=max_steps)
+    for ids, entry_point in _FAMILIES:
+        for env_id, (kwargs, max_steps, _) in ids.items():
+            if env_id in registry:  # importing twice (e.g. reload) must not warn
+                continue
+            register(id=env_id, entry_point=entry_point, kwargs=kwargs, max_episode_steps=max_steps)
 
 
 def env_descriptions() -> dict[str, str]:
     """Registered palaestra ids with a one-line description each."""
-    return {env_id: desc for env_id, (_, _, desc) in GRIDWORLD_IDS.items()}
+    return {env_id: desc for ids, _ in _FAMILIES for env_id, (_, _, desc) in ids.items()}
 
 
 _register_all()

@@ -16,6 +16,7 @@ from training.rundir import load_run
 # the exact episodes the agent trained on.
 EVAL_SEED_OFFSET = 1_000_000
 
+
 def eval_seed(config: TrainConfig) -> int:
     """Seed of the first evaluation episode of a run (eval.json, ``palaestra eval``, GIFs)."""
     return config.seed + EVAL_SEED_OFFSET

@@ -1,5 +1,6 @@
 """Networks shared by every deep learner: encoders chosen from the observation space, MLP
-heads, the Nature-DQN CNN and an optional GRU core.
+heads, the Nature-DQN CNN, a graph encoder (in :mod:`agents.common.gnn`) and an optional
+GRU core.
 
 ``make_encoder(space)`` picks the encoder a user would expect from the space alone:
 
@@ -9,7 +10,10 @@ heads, the Nature-DQN CNN and an optional GRU core.
 - any other rank-3 ``Box`` (one-hot ``grid``/``egocentric`` planes, channel first): a small
   3x3 CNN that keeps the spatial size, then flattened;
 - ``Discrete``: one-hot; ``MultiBinary``/other ``Box`` ranks: flattened;
-- ``Dict``: one encoder per key, concatenated; the ``action_mask`` key is not encoded
+- ``Dict`` with a graph view (``view_nodes``, ``view_adjacency``, ``view_mask`` and
+  ``action_mask``, as GraphNav's): the message-passing
+  :class:`~agents.common.gnn.GraphEncoder`, which also embeds each action;
+- other ``Dict``: one encoder per key, concatenated; the ``action_mask`` key is not encoded
   (masks constrain actions, they are not features).
 """
 
@@ -17,6 +21,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import gymnasium as gym
 import numpy as np
@@ -24,6 +29,9 @@ import torch
 from torch import nn
 
 from agents.common.masking import MASK_KEY
+
+if TYPE_CHECKING:
+    from agents.common.gnn import GNNConfig
 
 # The Nature-DQN convolutions (8/4, 4/2, 3/1) need at least this many pixels a side.
 MIN_CNN_SIDE = 36
@@ -133,9 +141,26 @@ class ParallelMLPs(nn.Module):
 
 
 class Encoder(nn.Module):
-    """Observation tensor (batched) -> feature vector of size ``out_dim``."""
+    """Observation tensor (batched) -> feature vector of size ``out_dim``.
+
+    An encoder with ``scores_actions = True`` also embeds each of the ``n_actions``
+    discrete actions (:meth:`encode_actions`), so learners can score actions with one head
+    shared by all of them instead of one output unit per action: a graph encoder's actions
+    are "move to neighbour k", and which neighbour is listed k-th carries no meaning.
+    """
 
     out_dim: int
+    scores_actions: bool = False
+    """True when :meth:`encode_actions` is available."""
+    n_actions: int = 0
+    """Actions :meth:`encode_actions` embeds (encoders that score actions)."""
+    action_dim: int = 0
+    """Width of each per-action vector (encoders that score actions)."""
+
+    def encode_actions(self, obs: Any) -> tuple[torch.Tensor, torch.Tensor]:
+        """(state features (B, out_dim), per-action features (B, n_actions, action_dim)),
+        computed in one pass."""
+        raise NotImplementedError(f"{type(self).__name__} does not embed actions")
 
 
 class FlattenEncoder(Encoder):
@@ -207,10 +232,10 @@ class GridCNN(Encoder):
 
 
 class DictEncoder(Encoder):
-    def __init__(self, space: gym.spaces.Dict) -> None:
+    def __init__(self, space: gym.spaces.Dict, gnn: GNNConfig | None = None) -> None:
         super().__init__()
         self.encoders = nn.ModuleDict(
-            {k: make_encoder(s) for k, s in space.spaces.items() if k != MASK_KEY}
+            {k: make_encoder(s, gnn) for k, s in space.spaces.items() if k != MASK_KEY}
         )
         if not self.encoders:
             raise ValueError("Dict observation space has nothing to encode besides action_mask")
@@ -237,10 +262,16 @@ def _spatial(shape: Sequence[int]) -> tuple[int, int]:
     return (shape[0], shape[1]) if _channels_last(shape) else (shape[1], shape[2])
 
 
-def make_encoder(space: gym.Space) -> Encoder:
-    """The encoder for ``space`` (see the module docstring for the rules)."""
+def make_encoder(space: gym.Space, gnn: GNNConfig | None = None) -> Encoder:
+    """The encoder for ``space`` (see the module docstring for the rules); ``gnn`` sizes
+    the graph encoder and is ignored for other spaces."""
+    # Imported here: gnn.py builds on this module's Encoder and layer_init.
+    from agents.common.gnn import GraphEncoder, is_graph_space
+
+    if is_graph_space(space):
+        return GraphEncoder(space, gnn)
     if isinstance(space, gym.spaces.Dict):
-        return DictEncoder(space)
+        return DictEncoder(space, gnn)
     if isinstance(space, gym.spaces.Discrete):
         return OneHotEncoder(int(space.n))
     if isinstance(space, gym.spaces.Box) and len(space.shape) == 3:

@@ -34,7 +34,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from agents.base import Callback
-from agents.common.masking import apply_mask, final_masks, mask_from
+from agents.common.gnn import GNNConfig
+from agents.common.masking import MASK_KEY, apply_mask, final_masks, mask_from
 from agents.common.networks import layer_init, make_encoder, mlp
 from agents.common.replay import ReplayBatch, ReplayBuffer
 from agents.common.schedules import LinearSchedule
@@ -98,6 +99,11 @@ class DQNConfig:
     """Gradients are rescaled so their global L2 norm is at most this."""
     net_arch: tuple[int, ...] = (256, 256)
     """Hidden layer widths of the MLP head (ReLU), after the observation encoder."""
+    gnn_hidden: int = 64
+    """Width of the graph encoder (graph observations such as GraphNav's only; see
+    ``agents.common.gnn``)."""
+    gnn_rounds: int = 3
+    """Message-passing rounds of the graph encoder: how many edges away each node sees."""
     n_envs: int = 1
     """Environments stepped together; a single env is copied from its spec."""
     torch_threads: int | None = 1
@@ -117,6 +123,8 @@ class DQNConfig:
             "target_update_interval",
             "n_step",
             "n_envs",
+            "gnn_hidden",
+            "gnn_rounds",
         ):
             value = getattr(self, name)
             _require(name, value, isinstance(value, int) and value >= 1, "an int >= 1")
@@ -148,7 +156,16 @@ def _require(name: str, value: Any, ok: bool, expected: str) -> None:
 
 
 class QNetwork(nn.Module):
-    """Observation encoder, ReLU MLP, and a linear or dueling head giving one Q per action."""
+    """Observation encoder, ReLU MLP, and a linear or dueling head giving one Q per action.
+
+    An encoder that embeds each action (``scores_actions``, the graph encoder) gets the MLP
+    and a one-unit advantage head applied to every action's vector with the same weights,
+    so Q(s, k) is the same function of neighbour k whichever k the env lists it under; the
+    dueling value then reads the encoder's state vector through an MLP of its own, and the
+    mean advantage it subtracts is taken over the allowed actions only (the observation's
+    ``action_mask``), so vectors of absent neighbours never move the allowed Q-values.
+    ``gnn`` sizes that graph encoder (other spaces ignore it).
+    """
 
     def __init__(
         self,
@@ -156,21 +173,45 @@ class QNetwork(nn.Module):
         n_actions: int,
         hidden: Sequence[int],
         dueling: bool = False,
+        gnn: GNNConfig | None = None,
     ) -> None:
         super().__init__()
-        self.encoder = make_encoder(observation_space)
+        self.encoder = make_encoder(observation_space, gnn)
+        self.scores_actions = self.encoder.scores_actions
+        if self.scores_actions:
+            if n_actions != self.encoder.n_actions:
+                raise ValueError(
+                    f"{type(self.encoder).__name__} embeds {self.encoder.n_actions} actions, "
+                    f"the action space has {n_actions}"
+                )
+            self.trunk = mlp(self.encoder.action_dim, hidden, None, nn.ReLU)
+            width = hidden[-1] if hidden else self.encoder.action_dim
+            self.advantage = layer_init(nn.Linear(width, 1), gain=1.0)
+            self.value = mlp(self.encoder.out_dim, hidden, 1, nn.ReLU) if dueling else None
+            return
         self.trunk = mlp(self.encoder.out_dim, hidden, None, nn.ReLU)
         width = hidden[-1] if hidden else self.encoder.out_dim
         self.advantage = layer_init(nn.Linear(width, n_actions), gain=1.0)
         self.value = layer_init(nn.Linear(width, 1), gain=1.0) if dueling else None
 
     def forward(self, obs: Any) -> torch.Tensor:
+        if self.scores_actions:
+            return self._per_action_q(obs)
         features = self.trunk(self.encoder(obs))
         q = self.advantage(features)
         if self.value is None:
             return q
         # Subtracting the mean advantage makes V and A identifiable (Wang et al., eq. 9).
         return self.value(features) + q - q.mean(dim=-1, keepdim=True)
+
+    def _per_action_q(self, obs: dict[str, torch.Tensor]) -> torch.Tensor:
+        state, per_action = self.encoder.encode_actions(obs)
+        q = self.advantage(self.trunk(per_action)).squeeze(-1)
+        if self.value is None:
+            return q
+        allowed = obs[MASK_KEY].to(q.dtype)
+        mean = (q * allowed).sum(-1, keepdim=True) / allowed.sum(-1, keepdim=True).clamp(min=1.0)
+        return self.value(state) + q - mean
 
 
 def td_targets(
@@ -220,8 +261,11 @@ class DQN(TorchAgent):
         with torch.random.fork_rng(devices=[]):
             if seed is not None:  # a seeded agent's weights do not depend on global state
                 torch.manual_seed(seed)
-            self.q_net = QNetwork(observation_space, self.n_actions, cfg.net_arch, cfg.dueling)
-            self.target_net = QNetwork(observation_space, self.n_actions, cfg.net_arch, cfg.dueling)
+            gnn = GNNConfig(cfg.gnn_hidden, cfg.gnn_rounds)
+            self.q_net = QNetwork(observation_space, self.n_actions, cfg.net_arch, cfg.dueling, gnn)
+            self.target_net = QNetwork(
+                observation_space, self.n_actions, cfg.net_arch, cfg.dueling, gnn
+            )
         self.q_net.to(self.device)
         self.target_net.to(self.device).requires_grad_(False)
         self.target_net.load_state_dict(self.q_net.state_dict())

@@ -28,10 +28,12 @@ from gymnasium.vector import VectorEnv
 from torch import nn
 
 from agents.base import Callback
+from agents.common.gnn import GNNConfig
 from agents.common.masking import mask_from
 from agents.common.rollout import RolloutBuffer
 from agents.common.schedules import ConstantSchedule, LinearSchedule, Schedule
 from agents.common.torch_utils import (
+    FlatParameters,
     as_tensor,
     check_finite,
     check_parameters_finite,
@@ -75,6 +77,11 @@ class OnPolicyConfig:
     hidden: tuple[int, ...] = (64, 64)
     """Hidden layer widths of the actor and critic MLPs (flat observations; image and grid
     observations get a shared CNN encoder with linear heads)."""
+    gnn_hidden: int = 64
+    """Width of the graph encoder (graph observations such as GraphNav's only; see
+    ``agents.common.gnn``)."""
+    gnn_rounds: int = 3
+    """Message-passing rounds of the graph encoder: how many edges away each node sees."""
     device: str = "auto"
     """``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``."""
     torch_threads: int | None = 1
@@ -102,6 +109,8 @@ class OnPolicyConfig:
             ("vf_coef", self.vf_coef >= 0, ">= 0"),
             ("max_grad_norm", self.max_grad_norm >= 0, ">= 0 (0 disables clipping)"),
             ("hidden", all(w >= 1 for w in self.hidden), "positive widths"),
+            ("gnn_hidden", self.gnn_hidden >= 1, ">= 1"),
+            ("gnn_rounds", self.gnn_rounds >= 1, ">= 1"),
             ("torch_threads", threads_ok, ">= 1 or None"),
         ]
 
@@ -174,10 +183,17 @@ class OnPolicyAgent(TorchAgent):
             if seed is not None:
                 torch.manual_seed(seed)
             self.policy = ActorCritic(
-                observation_space, action_space, self.config.hidden, fused=True
+                observation_space,
+                action_space,
+                self.config.hidden,
+                fused=True,
+                gnn=GNNConfig(self.config.gnn_hidden, self.config.gnn_rounds),
             )
         self.policy.to(self.device)
-        self._params = list(self.policy.parameters())
+        # One buffer for all parameters and one for their gradients (after ``.to``): the
+        # optimizer, the clipping and the zeroing then cost one kernel each per step.
+        self._flat = FlatParameters(self.policy.parameters())
+        self._params = [self._flat.flat]
         self.optimizer = self.make_optimizer(self._params)
         self.generator = torch.Generator(device=self.device)
         if seed is not None:
@@ -197,7 +213,9 @@ class OnPolicyAgent(TorchAgent):
     # ------------------------------------------------------------------ subclass API
     @abstractmethod
     def make_optimizer(self, params: list[nn.Parameter]) -> torch.optim.Optimizer:
-        """The optimizer over ``params`` (the policy's parameters)."""
+        """The optimizer over ``params``: the policy's parameters as one flat tensor
+        (:class:`~agents.common.torch_utils.FlatParameters`), so element-wise optimizers
+        behave exactly as over the separate tensors."""
 
     @abstractmethod
     def update(self, buffer: RolloutBuffer) -> dict[str, torch.Tensor]:
@@ -368,7 +386,7 @@ class OnPolicyAgent(TorchAgent):
     def gradient_step(self, loss: torch.Tensor) -> torch.Tensor | None:
         """Backpropagate ``loss``, clip the gradient norm, step. Returns the norm before
         clipping as a tensor (reading it would sync), None when clipping is off."""
-        self.optimizer.zero_grad(set_to_none=True)
+        self._flat.zero_grad()
         loss.backward()
         norm = None
         if self.config.max_grad_norm > 0:
@@ -381,7 +399,7 @@ class OnPolicyAgent(TorchAgent):
     ) -> torch.Tensor:
         """Policy loss + ``vf_coef`` * value loss - ``ent_coef`` * mean entropy."""
         cfg = self.config
-        loss = policy_loss + cfg.vf_coef * value_loss
+        loss = torch.add(policy_loss, value_loss, alpha=cfg.vf_coef)  # one op, not two
         if cfg.ent_coef:
             assert entropy is not None, "an entropy bonus needs the entropies"
             loss = loss - cfg.ent_coef * entropy

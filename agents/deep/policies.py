@@ -12,6 +12,7 @@ import torch
 from torch import nn
 from torch.distributions import Categorical, Distribution, Normal
 
+from agents.common.gnn import GNNConfig
 from agents.common.masking import apply_mask
 from agents.common.networks import ParallelMLPs, make_encoder, mlp
 
@@ -30,6 +31,12 @@ class ActorCritic(nn.Module):
     functions and initialisation, in about half the kernels per pass, which is what small
     networks on CPU spend their time on (PPO and A2C use it). The ``actor`` and ``critic``
     attributes then do not exist; the methods below work either way.
+
+    An encoder that embeds each action (``scores_actions``, the graph encoder) gets an
+    actor head applied to every action's vector with the same weights, giving one logit
+    per action: the policy then treats "move to neighbour k" the same whichever k the env
+    lists it under, and a view with more nodes needs no new weights. The critic reads the
+    encoder's state vector. ``gnn`` sizes that graph encoder (other spaces ignore it).
     """
 
     def __init__(
@@ -39,6 +46,7 @@ class ActorCritic(nn.Module):
         hidden: Sequence[int] = (64, 64),
         activation: type[nn.Module] = nn.Tanh,
         fused: bool = False,
+        gnn: GNNConfig | None = None,
     ) -> None:
         super().__init__()
         if isinstance(action_space, gym.spaces.Discrete):
@@ -52,7 +60,14 @@ class ActorCritic(nn.Module):
             raise ValueError(
                 f"unsupported action space {action_space}; supported: Discrete, 1-d Box"
             )
-        self.actor_encoder = make_encoder(observation_space)
+        self.actor_encoder = make_encoder(observation_space, gnn)
+        self.scores_actions = self.actor_encoder.scores_actions
+        if self.scores_actions and (self.continuous or n_out != self.actor_encoder.n_actions):
+            raise ValueError(
+                f"{type(self.actor_encoder).__name__} embeds "
+                f"{self.actor_encoder.n_actions} discrete actions; the action space is "
+                f"{action_space}"
+            )
         self.shared = any(True for _ in self.actor_encoder.parameters())
         self.critic_encoder = self.actor_encoder if self.shared else make_encoder(observation_space)
         feat = self.actor_encoder.out_dim
@@ -60,6 +75,12 @@ class ActorCritic(nn.Module):
         self.fused = fused and not self.shared
         if self.fused:
             self.mlps = ParallelMLPs(feat, hidden, (n_out, 1), activation, out_gains=(0.01, 1.0))
+        elif self.scores_actions:  # one logit per action vector, the same weights for all
+            # No bias: a constant added to every logit leaves the softmax unchanged, so it
+            # would be a parameter that never gets a gradient.
+            self.actor = nn.Linear(self.actor_encoder.action_dim, 1, bias=False)
+            nn.init.orthogonal_(self.actor.weight, 0.01)
+            self.critic = mlp(feat, hidden, 1, activation, out_gain=1.0)
         else:
             self.actor = mlp(feat, hidden, n_out, activation, out_gain=0.01)
             self.critic = mlp(feat, hidden, 1, activation, out_gain=1.0)
@@ -73,7 +94,7 @@ class ActorCritic(nn.Module):
     def actor_output(self, obs: Any) -> torch.Tensor:
         """Raw actor output (unmasked logits or Gaussian means) without running the critic,
         for learners that act without needing values (REINFORCE)."""
-        if self.fused:
+        if self.fused or self.scores_actions:
             return self.heads(obs)[0]
         return self.actor(self.actor_encoder(obs))
 
@@ -103,6 +124,9 @@ class ActorCritic(nn.Module):
         if self.fused:
             out, value = self.mlps(self.actor_encoder(obs))
             return out, value.squeeze(-1)
+        if self.scores_actions:
+            state, per_action = self.actor_encoder.encode_actions(obs)
+            return self.actor(per_action).squeeze(-1), self.critic(state).squeeze(-1)
         if self.shared:
             features = self.actor_encoder(obs)
             return self.actor(features), self.critic(features).squeeze(-1)

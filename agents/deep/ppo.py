@@ -7,13 +7,14 @@ normalisation per minibatch, optional PPO2 value clipping, linear annealing of t
 size and of the clip range, gradient-norm clipping, an entropy bonus, and an early stop of
 the epochs once the approximate KL divergence passes ``1.5 * target_kl``.
 
-The defaults are the RL Baselines3 Zoo hyperparameters for CartPole-v1 with a twice larger
-step size (measured better, see ``PPOConfig.learning_rate``); they solve CartPole in 5k-30k
-steps.
+The defaults are the RL Baselines3 Zoo hyperparameters for CartPole-v1 with a three times
+larger step size (measured better, see ``PPOConfig.learning_rate``); they solve CartPole in
+5k-30k steps.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -34,7 +35,7 @@ from agents.deep.on_policy import (
 @dataclass(frozen=True)
 class PPOConfig(OnPolicyConfig):
     """PPO settings; defaults are RL Zoo's CartPole-v1 ones (they suit classic control)
-    except the step size (2e-3 instead of 1e-3, measured better)."""
+    except the step size (3e-3 instead of 1e-3, measured better)."""
 
     n_envs: int = 8
     """Copies of the env stepped together when ``learn`` gets a single env (made from its
@@ -50,10 +51,12 @@ class PPOConfig(OnPolicyConfig):
     """Discount factor in [0, 1]."""
     gae_lambda: float = 0.8
     """GAE's lambda in [0, 1]."""
-    learning_rate: float = 2e-3
-    """Adam step size at the start of training. RL Zoo's CartPole value is 1e-3; 2e-3 was
-    measured better (56 seeds, 20-episode greedy evaluation every 5k steps: mean steps to a
-    mean return of 475 15.9k against 21.3k, all seeds solved within 100k either way)."""
+    learning_rate: float = 3e-3
+    """Adam step size at the start of training. RL Zoo's CartPole value is 1e-3; larger was
+    measured better (20-episode greedy evaluation every 5k steps, steps to a mean return of
+    475): 2e-3 against 1e-3 over 56 seeds, mean 15.9k against 21.3k; 3e-3 against 2e-3 over
+    seeds 0-19, median 10k against 15k, mean 11.8k against 15.3k; every seed solved within
+    100k in each case. (Halving ``n_epochs`` to 10 was measured worse even at 4e-3.)"""
     anneal_lr: bool = True
     """Decay the step size linearly to 0 over ``learn``'s ``total_steps``."""
     clip_range: float = 0.2
@@ -88,6 +91,38 @@ class PPOConfig(OnPolicyConfig):
         return ConstantSchedule(self.clip_range)
 
 
+@dataclass(frozen=True)
+class SurrogateTerms:
+    """What the clipped surrogate needs of a minibatch's advantages, computed once.
+
+    ``min(r A, clip(r) A)`` is ``min(r, 1 + eps) A`` where ``A > 0`` and ``max(r, 1 - eps) A``
+    where ``A < 0``: one clamp of ``r`` between per-row bounds, then a dot product with
+    ``-A / n`` for the negated mean. The same function as the textbook form (the gradient
+    differs only at a ratio exactly on the bound, where the textbook form splits it in
+    half), in 3 ops instead of 6 per pass and as many fewer in the backward pass; and
+    when the advantages do not change between epochs (one minibatch per epoch) these terms
+    are built once per update instead of once per gradient step.
+    """
+
+    low: torch.Tensor
+    high: torch.Tensor
+    weights: torch.Tensor  # -A / n
+
+    @classmethod
+    def of(cls, advantages: torch.Tensor, clip_range: float) -> SurrogateTerms:
+        low = torch.where(advantages < 0, 1.0 - clip_range, -math.inf)
+        high = torch.where(advantages > 0, 1.0 + clip_range, math.inf)
+        return cls(low, high, advantages * (-1.0 / max(advantages.numel(), 1)))
+
+
+def surrogate_from_terms(
+    log_probs: torch.Tensor, old_log_probs: torch.Tensor, terms: SurrogateTerms
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(clipped policy loss, probability ratios) from precomputed :class:`SurrogateTerms`."""
+    ratio = torch.exp(log_probs - old_log_probs)
+    return torch.dot(ratio.clamp(terms.low, terms.high), terms.weights), ratio
+
+
 def clipped_surrogate_loss(
     log_probs: torch.Tensor,
     old_log_probs: torch.Tensor,
@@ -100,10 +135,7 @@ def clipped_surrogate_loss(
     old_log_probs)``: the pessimistic bound, so moving the ratio beyond the clip range in the
     direction the advantage favours earns nothing.
     """
-    ratio = torch.exp(log_probs - old_log_probs)
-    unclipped = ratio * advantages
-    clipped = ratio.clamp(1.0 - clip_range, 1.0 + clip_range) * advantages
-    return -torch.minimum(unclipped, clipped).mean(), ratio
+    return surrogate_from_terms(log_probs, old_log_probs, SurrogateTerms.of(advantages, clip_range))
 
 
 class PPO(OnPolicyAgent):
@@ -120,13 +152,14 @@ class PPO(OnPolicyAgent):
     def update(self, buffer: RolloutBuffer) -> dict[str, torch.Tensor]:
         cfg = self.config
         clip = cfg.clip_schedule(self.total_steps)(self.rollout_start)
-        # With one minibatch per epoch (the CartPole default) the advantages are the same
-        # rows every time: standardise them once instead of once per epoch.
         data = buffer.flat()
         whole = cfg.batch_size >= len(data)
         if cfg.normalize_advantage and whole:
             data.advantages = normalize(data.advantages)
         per_batch = cfg.normalize_advantage and not whole
+        # With one minibatch per epoch (the CartPole default) every epoch sees the same rows:
+        # standardise the advantages and build the surrogate's terms once per update.
+        fixed_terms = SurrogateTerms.of(data.advantages, clip) if whole else None
         stats: dict[str, list[torch.Tensor]] = {
             "policy_loss": [],
             "value_loss": [],
@@ -144,10 +177,11 @@ class PPO(OnPolicyAgent):
                 values, log_probs, entropy = self.policy.evaluate_actions(
                     batch.obs, batch.actions, batch.masks, with_entropy
                 )
-                advantages = normalize(batch.advantages) if per_batch else batch.advantages
-                policy_loss, ratio = clipped_surrogate_loss(
-                    log_probs, batch.log_probs, advantages, clip
-                )
+                terms = fixed_terms
+                if terms is None:
+                    advantages = normalize(batch.advantages) if per_batch else batch.advantages
+                    terms = SurrogateTerms.of(advantages, clip)
+                policy_loss, ratio = surrogate_from_terms(log_probs, batch.log_probs, terms)
                 v_loss = value_loss(values, batch.returns, batch.values, cfg.clip_range_vf)
                 mean_entropy = None if entropy is None else entropy.mean()
                 if track:

@@ -30,6 +30,7 @@ from gymnasium.vector import VectorEnv
 from torch import nn
 
 from agents.base import Callback
+from agents.common.gnn import GNNConfig
 from agents.common.masking import mask_from
 from agents.common.rollout import compute_gae
 from agents.common.schedules import ConstantSchedule, LinearSchedule, Schedule
@@ -70,6 +71,11 @@ class ReinforceConfig:
     hidden: tuple[int, ...] = (64, 64)
     """Hidden layer widths of the actor and critic MLPs (flat observations; image and grid
     observations get a shared CNN encoder with linear heads)."""
+    gnn_hidden: int = 64
+    """Width of the graph encoder (graph observations such as GraphNav's only; see
+    ``agents.common.gnn``)."""
+    gnn_rounds: int = 3
+    """Message-passing rounds of the graph encoder: how many edges away each node sees."""
     normalize_returns: bool = True
     """Learn values in units of a running standard deviation of the returns seen so far
     (as SB3's ``VecNormalize`` scales rewards), so the critic's targets stay near 1 whatever
@@ -99,6 +105,8 @@ class ReinforceConfig:
             ("episodes_per_update", self.episodes_per_update >= 1, ">= 1"),
             ("n_envs", self.n_envs >= 1, ">= 1"),
             ("hidden", all(w >= 1 for w in self.hidden), "positive widths"),
+            ("gnn_hidden", self.gnn_hidden >= 1, ">= 1"),
+            ("gnn_rounds", self.gnn_rounds >= 1, ">= 1"),
             ("ent_coef", self.ent_coef >= 0, ">= 0"),
             ("vf_coef", self.vf_coef >= 0, ">= 0"),
             ("max_grad_norm", self.max_grad_norm >= 0, ">= 0 (0 disables clipping)"),
@@ -294,7 +302,8 @@ class Reinforce(TorchAgent):
         with torch.random.fork_rng(devices=[]):
             if seed is not None:
                 torch.manual_seed(seed)
-            self.policy = ActorCritic(observation_space, action_space, self.config.hidden)
+            gnn = GNNConfig(self.config.gnn_hidden, self.config.gnn_rounds)
+            self.policy = ActorCritic(observation_space, action_space, self.config.hidden, gnn=gnn)
         self.policy.to(self.device)
         self.optimizer = adam(self.policy.parameters(), lr=self.config.learning_rate, eps=1e-5)
         self.generator = torch.Generator(device=self.device)

@@ -13,6 +13,7 @@ from envs.gridworld.cells import HAZARD_CELLS, MOVES, Action, Cell
 from envs.gridworld.layout import GridLayout, parse_map
 from envs.gridworld.maps import GRIDWORLD
 from envs.gridworld.maze import generate_maze
+from envs.rendering import FrameRenderer
 from renders.gridworld import draw_grid, paint_agent
 
 OBSERVATION_MODES = ("index", "coords", "grid", "rgb", "egocentric")
@@ -145,11 +146,6 @@ class GridWorldEnv(gym.Env):
                 f"unknown observation_mode {observation_mode!r}; valid modes: "
                 + ", ".join(OBSERVATION_MODES)
             )
-        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(
-                f"unknown render_mode {render_mode!r}; valid modes: None, "
-                + ", ".join(self.metadata["render_modes"])
-            )
         if not 0.0 <= ice_slip <= 1.0:
             raise ValueError(f"ice_slip must be a probability in [0, 1], got {ice_slip}")
         if view_size < 1 or view_size % 2 == 0:
@@ -193,7 +189,7 @@ class GridWorldEnv(gym.Env):
         # is several times faster than indexing numpy scalars.
         self._outcomes = self._table_as_tuples(self._table)
         self._backgrounds: dict[tuple[str, int, int], np.ndarray] = {}
-        self._viewer = None
+        self._renderer = FrameRenderer(render_mode, self.metadata, "palaestra gridworld")
         self._P: dict[int, dict[int, list[tuple[float, int, float, bool]]]] | None = None
         self.state = self.encode_state(*self.layout.start, 0)
         self.last_action: int | None = None
@@ -528,25 +524,7 @@ class GridWorldEnv(gym.Env):
         return frame
 
     def render(self) -> np.ndarray | None:
-        if self.render_mode is None:
-            gym.logger.warn(
-                "render() called without a render_mode; pass render_mode='rgb_array' or "
-                "'human' to gymnasium.make"
-            )
-            return None
-        frame = self.frame()
-        if self.render_mode == "rgb_array":
-            return frame
-        if self._viewer is None:
-            from renders.viewer import PygameViewer  # lazily: pygame only for human mode
-
-            self._viewer = PygameViewer(
-                title="palaestra gridworld", fps=self.metadata["render_fps"]
-            )
-        self._viewer.show(frame)
-        return None
+        return self._renderer.render(self.frame)
 
     def close(self) -> None:
-        if self._viewer is not None:
-            self._viewer.close()
-            self._viewer = None
+        self._renderer.close()
