@@ -66,9 +66,16 @@ GRAPH_IDS: dict[str, tuple[dict, int, str]] = {
         "new 20-node random geometric graph each episode; -edge length a move, +1 at the goal",
     ),
     "palaestra/GraphNavFixed-v0": (
-        {"graph": "geometric", "num_nodes": 12, "graph_seed": 0, "obs_mode": "index"},
+        {
+            "graph": "geometric",
+            "num_nodes": 12,
+            "graph_seed": 0,
+            "obs_mode": "index",
+            "invalid_action": "penalty",  # an index observation carries no action mask
+        },
         50,
-        "one fixed 12-node geometric graph, index observation (goal*N + node) for tabular agents",
+        "one fixed 12-node geometric graph, index observation (goal*N + node), for tabular "
+        "agents (a masked move costs 1 and stays put)",
     ),
     "palaestra/GraphNavGrid-v0": (
         {"graph": "grid", "num_nodes": 40},

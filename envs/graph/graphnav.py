@@ -121,7 +121,8 @@ class GraphNavEnv(gym.Env):
     Every ``reset`` and ``step`` info has ``optimal_cost`` (cheapest start-to-goal cost,
     ``inf`` if unreachable), ``cost`` (weight walked so far; invalid-action penalties are not
     part of it), ``is_success`` (this step reached the goal) and ``cost_ratio``:
-    ``cost / optimal_cost`` on the step that reaches the goal (1.0 on an optimal path), and
+    ``cost / optimal_cost`` on the step that reaches the goal (1.0 on an optimal path, up to
+    float rounding: the two sums add the same weights in different orders), and
     ``inf`` on every other step, so an episode that fails or is truncated reports ``inf``.
 
     ## Arguments
@@ -158,7 +159,11 @@ class GraphNavEnv(gym.Env):
     - v0: initial release.
     """
 
-    metadata = {"render_modes": ["human", "rgb_array"], "render_fps": 4}
+    metadata = {
+        "render_modes": ["human", "rgb_array"],
+        "render_fps": 4,
+        "eval_metrics": ("cost_ratio",),  # eval.json reports mean_cost_ratio (successes)
+    }
 
     def __init__(
         self,
