@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import gymnasium as gym
+from pettingzoo import ParallelEnv
 
 from agents.base import Agent, Callback, EpisodeStats
 
@@ -58,6 +59,16 @@ def run_episode(
     same (e.g. 0 per step and 1 at the goal). ``on_frame()`` runs after the reset and after
     every step (watching and GIFs draw there); returning False ends the episode early.
     """
+    if isinstance(env, ParallelEnv):
+        return run_team_episode(
+            agent,
+            env,
+            deterministic=deterministic,
+            gamma=gamma,
+            seed=seed,
+            max_steps=max_steps,
+            on_frame=on_frame,
+        )
     if max_steps is None and (env.spec is None or env.spec.max_episode_steps is None):
         max_steps = FALLBACK_MAX_STEPS
     obs, info = env.reset(seed=seed)
@@ -74,6 +85,49 @@ def run_episode(
         stopped = on_frame is not None and not on_frame()
     success = episode_success(info, total) if (terminated or truncated) else False
     return EpisodeResult(total, discounted, length, success, terminated or truncated, info)
+
+
+def run_team_episode(
+    agent: Agent,
+    env: ParallelEnv,
+    *,
+    deterministic: bool = True,
+    gamma: float = 1.0,
+    seed: int | None = None,
+    max_steps: int | None = None,
+    on_frame: Callable[[], bool] | None = None,
+) -> EpisodeResult:
+    """:func:`run_episode` for a PettingZoo ``ParallelEnv`` and a multi-agent learner.
+
+    The return is the team's (the mean over agents of each agent's return, as training
+    reports it); success means every agent ended with ``info["is_success"]``; ``info`` is
+    the last info of the first agent. ``max_steps`` defaults to ``FALLBACK_MAX_STEPS``
+    (PettingZoo envs end themselves with ``max_cycles``).
+    """
+    # Imported here: agents.multiagent's learners import this module.
+    from agents.multiagent.base import TeamEpisode
+
+    max_steps = FALLBACK_MAX_STEPS if max_steps is None else max_steps
+    obs, infos = env.reset(seed=seed)
+    team = TeamEpisode()
+    team.start(env.agents)
+    n_agents = max(len(env.agents), 1)
+    first = env.agents[0] if env.agents else None
+    last_info: dict[str, Any] = dict(infos.get(first, {})) if first is not None else {}
+    discounted, discount, stats = 0.0, 1.0, None
+    stopped = on_frame is not None and not on_frame()
+    while not stopped and stats is None and env.agents and team.length < max_steps:
+        obs, rewards, terminations, truncations, infos = env.step(agent.act(obs, deterministic))
+        stats = team.record(rewards, terminations, truncations, infos, team.length + 1)
+        discounted += discount * sum(float(r) for r in rewards.values()) / n_agents
+        discount *= gamma
+        if first in infos:
+            last_info = dict(infos[first])
+        stopped = on_frame is not None and not on_frame()
+    success = stats.success if stats is not None else False
+    return EpisodeResult(
+        team.team_return, discounted, team.length, success, stats is not None, last_info
+    )
 
 
 def mean_return(

@@ -23,12 +23,22 @@ AGENTS: dict[str, str] = {
     "sb3_ppo": "agents.sb3.ppo:SB3PPO",
     "sb3_a2c": "agents.sb3.a2c:SB3A2C",
     "sb3_dqn": "agents.sb3.dqn:SB3DQN",
+    # Multi-agent learners (PettingZoo ParallelEnvs; ``agents.multiagent``).
+    "iql": "agents.multiagent.tabular:IndependentQLearning",
+    "hysteretic_q": "agents.multiagent.tabular:HystereticQLearning",
+    "lenient_q": "agents.multiagent.tabular:LenientQLearning",
 }
 
+# The names above that learn multi-agent envs (kept as data so nothing is imported to ask).
+MULTIAGENT_AGENTS = frozenset({"iql", "hysteretic_q", "lenient_q"})
 
-def agent_names() -> list[str]:
-    """All agent names, in registry order."""
-    return list(AGENTS)
+
+def agent_names(multi_agent: bool | None = None) -> list[str]:
+    """Agent names in registry order: all of them, or only the multi-agent (True) or the
+    single-agent (False) learners."""
+    if multi_agent is None:
+        return list(AGENTS)
+    return [name for name in AGENTS if (name in MULTIAGENT_AGENTS) == multi_agent]
 
 
 def agent_class(name: str) -> type[Agent]:

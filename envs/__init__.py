@@ -110,8 +110,12 @@ def _register_all() -> None:
 
 
 def env_descriptions() -> dict[str, str]:
-    """Registered palaestra ids with a one-line description each."""
-    return {env_id: desc for ids, _ in _FAMILIES for env_id, (_, _, desc) in ids.items()}
+    """Registered palaestra ids, the multi-agent ones included, with a one-line description
+    each."""
+    from envs.multiagent import MULTIAGENT_IDS  # PettingZoo has no registry of its own
+
+    single = {env_id: desc for ids, _ in _FAMILIES for env_id, (_, _, desc) in ids.items()}
+    return single | {env_id: desc for env_id, (_, _, desc) in MULTIAGENT_IDS.items()}
 
 
 _register_all()

@@ -149,9 +149,14 @@ def agent_footprint(tile_size: int) -> np.ndarray:
 
 
 def paint_agent(
-    frame: np.ndarray, row: int, col: int, tile_size: int, carrying_key: bool = False
+    frame: np.ndarray,
+    row: int,
+    col: int,
+    tile_size: int,
+    carrying_key: bool = False,
+    color: RGB = AGENT_COLOR,
 ) -> None:
-    """Draw the agent on ``frame`` in place at cell (row, col).
+    """Draw the agent on ``frame`` in place at cell (row, col), as a ``color`` disc.
 
     In place because the env paints it on a frame it has just drawn; copying would only
     cost time on every step.
@@ -161,7 +166,7 @@ def paint_agent(
         raise ValueError(f"agent cell ({row}, {col}) is outside the {rows}x{cols} grid")
     body, mark = _agent_masks(tile_size)
     tile = frame[row * tile_size : (row + 1) * tile_size, col * tile_size : (col + 1) * tile_size]
-    tile[body] = AGENT_COLOR
+    tile[body] = color
     if carrying_key:
         tile[mark] = CELL_COLORS[Cell.KEY]
 

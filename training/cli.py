@@ -134,6 +134,20 @@ def train(
     train_run(config, verbose=not quiet, **overrides)
 
 
+@cli.command()
+@click.argument("experiment_file", metavar="FILE.yaml")
+@click.option("--out", type=str, metavar="DIR", help="Experiment directory (default: the file's).")
+@click.option(
+    "--workers", type=click.IntRange(min=1), metavar="N", help="Parallel training processes."
+)
+def experiment(experiment_file: str, out: str | None, workers: int | None) -> None:
+    """Run algorithms x envs x seeds (a YAML file, or a shipped example's name such as
+    `multiagent`); writes results.md/json and a curves PNG per env."""
+    from training.experiment import load_experiment, run_experiment
+
+    run_experiment(load_experiment(experiment_file, out=out, workers=workers))
+
+
 @cli.command(name="eval")
 @click.argument("run_dir")
 @click.option(

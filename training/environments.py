@@ -16,6 +16,7 @@ from typing import Any
 
 import gymnasium as gym
 from gymnasium.vector import AutoresetMode, VectorEnv
+from pettingzoo import ParallelEnv
 
 from training.config import ConfigError, one_line, unknown_key
 
@@ -31,19 +32,39 @@ def register_palaestra_envs() -> None:
             raise
 
 
+def multiagent_ids() -> list[str]:
+    """palaestra's PettingZoo env ids (PettingZoo has no registry; ``envs.multiagent`` is one)."""
+    try:
+        from envs.multiagent import MULTIAGENT_IDS
+    except ModuleNotFoundError as e:
+        if e.name not in ("envs", "envs.multiagent"):
+            raise
+        return []
+    return list(MULTIAGENT_IDS)
+
+
+def is_multiagent(env_id: str) -> bool:
+    """Whether ``env_id`` names a multi-agent (PettingZoo ``ParallelEnv``) env."""
+    return env_id in multiagent_ids()
+
+
 def env_ids(include_all: bool = False) -> list[str]:
-    """Registered palaestra ids, sorted (every Gymnasium id with ``include_all``)."""
+    """Registered palaestra ids, multi-agent ones included, sorted (every Gymnasium id too
+    with ``include_all``)."""
     register_palaestra_envs()
     ids = sorted(gym.registry)
-    return ids if include_all else [i for i in ids if gym.registry[i].namespace == NAMESPACE]
+    if not include_all:
+        ids = [i for i in ids if gym.registry[i].namespace == NAMESPACE]
+    return sorted(ids + multiagent_ids())
 
 
 def check_env_id(env_id: str) -> None:
     """ConfigError with close matches when ``env_id`` is not registered."""
     register_palaestra_envs()
-    if env_id in gym.registry:
+    if env_id in gym.registry or is_multiagent(env_id):
         return
-    close = difflib.get_close_matches(env_id, list(gym.registry), n=3, cutoff=0.5)
+    known = list(gym.registry) + multiagent_ids()
+    close = difflib.get_close_matches(env_id, known, n=3, cutoff=0.5)
     hint = f"did you mean {', '.join(close)}? " if close else ""
     raise ConfigError(
         f"unknown env {env_id!r}; {hint}run `palaestra list` for the palaestra ids "
@@ -57,6 +78,10 @@ MAKE_KWARGS = ("max_episode_steps", "disable_env_checker")
 
 def env_creator(env_id: str) -> Any:
     """The class or function an id's entry point names (imports its module)."""
+    if is_multiagent(env_id):
+        from envs.multiagent import env_class
+
+        return env_class(env_id)
     entry = gym.registry[env_id].entry_point
     return gym.envs.registration.load_env_creator(entry) if isinstance(entry, str) else entry
 
@@ -70,7 +95,8 @@ def env_kwarg_names(env_id: str) -> list[str] | None:
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
         return None
     named = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
-    return [p.name for p in params if p.kind in named and p.name != "self"] + list(MAKE_KWARGS)
+    names = [p.name for p in params if p.kind in named and p.name != "self"]
+    return names if is_multiagent(env_id) else names + list(MAKE_KWARGS)
 
 
 def check_env_kwargs(env_id: str, env_kwargs: Mapping[str, Any]) -> None:
@@ -107,10 +133,15 @@ def env_errors(env_id: str, kwargs: Mapping[str, Any]) -> Iterator[None]:
 
 def make_env(
     env_id: str, env_kwargs: Mapping[str, Any] | None = None, render_mode: str | None = None
-) -> gym.Env:
-    """``gymnasium.make(env_id, **env_kwargs)``; bad ids or kwargs raise ConfigError."""
+) -> gym.Env | ParallelEnv:
+    """``gymnasium.make(env_id, **env_kwargs)``, or for a multi-agent id the PettingZoo
+    ``ParallelEnv`` (``envs.multiagent.parallel_env``); bad ids or kwargs raise ConfigError."""
     kwargs = checked_env_kwargs(env_id, env_kwargs, render_mode)
     with env_errors(env_id, kwargs):
+        if is_multiagent(env_id):
+            from envs.multiagent import parallel_env
+
+            return parallel_env(env_id, **kwargs)
         return gym.make(env_id, **kwargs)
 
 
@@ -139,10 +170,14 @@ def make_vector_env(
         )
 
 
-def env_spaces(env: gym.Env | VectorEnv) -> tuple[gym.Space, gym.Space]:
-    """(observation space, action space) of one env, also when ``env`` is a vector env."""
+def env_spaces(env: gym.Env | VectorEnv | ParallelEnv) -> tuple[gym.Space, gym.Space]:
+    """(observation space, action space) of one env, also when ``env`` is a vector env, and
+    of one agent of a multi-agent env (its agents share their spaces)."""
     if isinstance(env, VectorEnv):
         return env.single_observation_space, env.single_action_space
+    if isinstance(env, ParallelEnv):
+        first = env.possible_agents[0]
+        return env.observation_space(first), env.action_space(first)
     return env.observation_space, env.action_space
 
 

@@ -18,8 +18,11 @@ from typing import Any
 
 import gymnasium as gym
 from gymnasium.vector import VectorEnv
+from pettingzoo import ParallelEnv
 
 from agents.base import Agent
+from agents.multiagent.base import MultiAgentLearner
+from agents.registry import agent_names
 from training.checkpoints import save_checkpoint
 from training.config import (
     ConfigError,
@@ -31,7 +34,13 @@ from training.config import (
     resolve_agent_config,
     validate_scalars,
 )
-from training.environments import can_render_rgb, env_spaces, make_env, make_vector_env
+from training.environments import (
+    can_render_rgb,
+    env_spaces,
+    is_multiagent,
+    make_env,
+    make_vector_env,
+)
 from training.evaluation import eval_seed, evaluate
 from training.logger import RunLogger
 from training.metrics import METRICS_FILE
@@ -106,7 +115,7 @@ def make_training_env(config: TrainConfig, agent_config: Any) -> gym.Env | Vecto
     declares ``n_envs`` gets the vector env its setting asks for (``--set agent.n_envs=16``).
     """
     n_envs = getattr(agent_config, "n_envs", None)
-    if n_envs is None:
+    if n_envs is None or is_multiagent(config.env):  # multi-agent learners batch the agents
         return make_env(config.env, config.env_kwargs)
     return make_vector_env(config.env, config.env_kwargs, n_envs)
 
@@ -115,7 +124,10 @@ def build_agent(setup: Setup) -> Agent:
     """A new agent for the env's spaces; an agent that cannot handle them is a ConfigError."""
     env, config = setup.env, setup.config
     observation_space, action_space = env_spaces(env)
+    check_agent_fits_env(setup)
     try:
+        if issubclass(setup.agent_cls, MultiAgentLearner):
+            return setup.agent_cls.for_env(env, setup.agent_config, seed=config.seed)
         return setup.agent_cls(
             observation_space, action_space, setup.agent_config, seed=config.seed
         )
@@ -125,6 +137,22 @@ def build_agent(setup: Setup) -> Agent:
             f"agent {config.agent!r} cannot train on {config.env!r} "
             f"(observations {observation_space}, actions {action_space}): {one_line(e)}"
         ) from None
+
+
+def check_agent_fits_env(setup: Setup) -> None:
+    """ConfigError when a single-agent learner meets a multi-agent env or the other way."""
+    multi_env = isinstance(setup.env, ParallelEnv)
+    multi_agent = issubclass(setup.agent_cls, MultiAgentLearner)
+    if multi_env == multi_agent:
+        return
+    setup.env.close()
+    kind = "multi-agent" if multi_agent else "single-agent"
+    env_kind = "a multi-agent (PettingZoo)" if multi_env else "a single-agent (Gymnasium)"
+    fitting = agent_names(multi_agent=multi_env)
+    raise ConfigError(
+        f"agent {setup.config.agent!r} is a {kind} learner but {setup.config.env!r} is "
+        f"{env_kind} env; agents for it: {', '.join(fitting)}"
+    )
 
 
 def train(

@@ -13,13 +13,11 @@ from gymnasium import spaces
 
 from envs.graph.graphs import (
     Graph,
-    GraphSpec,
     generate_graph,
-    make_graph_spec,
     max_edge_weight,
 )
 from envs.graph.layout import scale_to_unit_square
-from envs.graph.loading import is_graph_file, load_user_graph
+from envs.graph.loading import is_int, resolve_graph
 from envs.graph.neighbors import NeighborTable, build_neighbor_table
 from envs.graph.observation import (
     OBS_MODES,
@@ -199,8 +197,15 @@ class GraphNavEnv(gym.Env):
         self.render_size = int(render_size)
         self._renderer = FrameRenderer(render_mode, self.metadata, "palaestra graph navigation")
 
-        self._spec: GraphSpec | None = None
-        fixed = self._fixed_graph(graph, num_nodes, graph_seed, graph_params, weights, max_degree)
+        fixed, self._spec = resolve_graph(
+            graph,
+            num_nodes,
+            graph_seed,
+            graph_params,
+            weights,
+            max_degree,
+            default_num_nodes=DEFAULT_NUM_NODES,
+        )
         self.num_nodes = fixed.num_nodes if fixed is not None else self._spec.num_nodes
         self.max_degree = _resolve_max_degree(max_degree, fixed)
         self.max_view_nodes = _check_view_size(
@@ -229,37 +234,6 @@ class GraphNavEnv(gym.Env):
         self._walked: list[int] = []
 
     # ------------------------------------------------------------------ construction
-    def _fixed_graph(
-        self,
-        source: Any,
-        num_nodes: int | None,
-        graph_seed: int | None,
-        graph_params: Mapping[str, float] | None,
-        weights: str | None,
-        max_degree: int | None,
-    ) -> Graph | None:
-        """The graph kept for every episode, or None (then ``self._spec`` draws one per reset)."""
-        _check_max_degree(max_degree)
-        if graph_seed is not None and not _is_int(graph_seed):
-            raise ValueError(f"graph_seed must be an integer or None, got {graph_seed!r}")
-        if not isinstance(source, str) or is_graph_file(source):
-            if num_nodes is not None or graph_params is not None:
-                raise ValueError(
-                    "num_nodes and graph_params apply to generated families; a user graph "
-                    "has its own nodes and edges"
-                )
-            seed = 0 if graph_seed is None else int(graph_seed)
-            return load_user_graph(source, weights=weights, max_degree=max_degree, seed=seed)
-        n = DEFAULT_NUM_NODES if num_nodes is None else num_nodes
-        self._spec = make_graph_spec(source, n, graph_params, weights, max_degree)
-        if graph_seed is None:
-            if max_degree is None:
-                raise ValueError(
-                    "max_degree=None takes the degree of a fixed graph; a new graph every "
-                    "episode needs a fixed max_degree (or pass graph_seed to fix the graph)"
-                )
-            return None
-        return generate_graph(self._spec, np.random.default_rng(int(graph_seed)))
 
     def _make_observation_space(self, fixed: Graph | None) -> spaces.Space:
         if self.obs_mode == "dict":
@@ -562,15 +536,10 @@ def _check_options(
         )
     if not 0.0 <= slip_prob <= 1.0:
         raise ValueError(f"slip_prob must be a probability in [0, 1], got {slip_prob}")
-    if view_hops is not None and (not _is_int(view_hops) or view_hops < 1):
+    if view_hops is not None and (not is_int(view_hops) or view_hops < 1):
         raise ValueError(f"view_hops must be an integer >= 1 or None, got {view_hops!r}")
-    if not _is_int(render_size) or render_size < 16:
+    if not is_int(render_size) or render_size < 16:
         raise ValueError(f"render_size must be an integer >= 16, got {render_size!r}")
-
-
-def _check_max_degree(max_degree: int | None) -> None:
-    if max_degree is not None and (not _is_int(max_degree) or max_degree < 1):
-        raise ValueError(f"max_degree must be an integer >= 1 or None, got {max_degree!r}")
 
 
 def _resolve_max_degree(max_degree: int | None, fixed: Graph | None) -> int:
@@ -582,7 +551,7 @@ def _resolve_max_degree(max_degree: int | None, fixed: Graph | None) -> int:
 def _check_view_size(
     max_view_nodes: int, max_degree: int, view_hops: int | None, num_nodes: int, obs_mode: str
 ) -> int:
-    if not _is_int(max_view_nodes) or max_view_nodes < max_degree + 1:
+    if not is_int(max_view_nodes) or max_view_nodes < max_degree + 1:
         raise ValueError(
             f"max_view_nodes must be an integer >= max_degree + 1 = {max_degree + 1} (the "
             f"current node and all its neighbours), got {max_view_nodes!r}"
@@ -599,13 +568,9 @@ def _check_view_size(
 def _check_node(name: str, node: Any, num_nodes: int) -> int | None:
     if node is None:
         return None
-    if not _is_int(node) or not 0 <= node < num_nodes:
+    if not is_int(node) or not 0 <= node < num_nodes:
         raise ValueError(
             f"{name}={node!r} is not a node id of this graph: ids are 0..{num_nodes - 1} (a "
             "user graph's labels map to ids through node_labels)"
         )
     return int(node)
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)

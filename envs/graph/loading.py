@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ast
 import os
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +19,11 @@ from envs.graph.graphs import (
     GRAPH_FAMILIES,
     GRAPH_FILE_SUFFIXES,
     Graph,
+    GraphSpec,
     check_weight_mode,
     edge_weights,
+    generate_graph,
+    make_graph_spec,
 )
 from envs.graph.layout import compute_layout, fit_unit_square
 
@@ -230,3 +233,49 @@ def _numeric_labels(nodes: Any) -> dict[Hashable, Hashable]:
     if labels and all(isinstance(n, str) and n.lstrip("-").isdigit() for n in labels):
         return {n: int(n) for n in labels}
     return {n: n for n in labels}
+
+
+def resolve_graph(
+    source: Any,
+    num_nodes: int | None,
+    graph_seed: int | None,
+    graph_params: Mapping[str, float] | None,
+    weights: str | None,
+    max_degree: int | None,
+    *,
+    default_num_nodes: int,
+) -> tuple[Graph | None, GraphSpec | None]:
+    """(the graph kept for every episode or None, the spec that draws one per episode or
+    None) from an env's graph arguments: a family name, a networkx graph or a file path.
+
+    A user graph is always fixed (its layout and random weights from ``graph_seed``, 0 by
+    default); a family with ``graph_seed`` is drawn once from it; a family without one gets
+    a new graph per episode, which needs a fixed ``max_degree``.
+    """
+    if max_degree is not None and (not is_int(max_degree) or max_degree < 1):
+        raise ValueError(f"max_degree must be an integer >= 1 or None, got {max_degree!r}")
+    if graph_seed is not None and not is_int(graph_seed):
+        raise ValueError(f"graph_seed must be an integer or None, got {graph_seed!r}")
+    if not isinstance(source, str) or is_graph_file(source):
+        if num_nodes is not None or graph_params is not None:
+            raise ValueError(
+                "num_nodes and graph_params apply to generated families; a user graph has "
+                "its own nodes and edges"
+            )
+        seed = 0 if graph_seed is None else int(graph_seed)
+        return load_user_graph(source, weights=weights, max_degree=max_degree, seed=seed), None
+    n = default_num_nodes if num_nodes is None else num_nodes
+    spec = make_graph_spec(source, n, graph_params, weights, max_degree)
+    if graph_seed is None:
+        if max_degree is None:
+            raise ValueError(
+                "max_degree=None takes the degree of a fixed graph; a new graph every "
+                "episode needs a fixed max_degree (or pass graph_seed to fix the graph)"
+            )
+        return None, spec
+    return generate_graph(spec, np.random.default_rng(int(graph_seed))), spec
+
+
+def is_int(value: Any) -> bool:
+    """An int (numpy's too), not a bool."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)

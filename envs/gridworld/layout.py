@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -49,10 +49,39 @@ def parse_map(map_rows: Sequence[str] | str) -> GridLayout:
     Raises ValueError naming the row and column of the first problem: ragged rows, an unknown
     character, a second start; or the map-level problem: no start, no goal, goal unreachable.
     """
+    rows, cells = parse_cells(map_rows)
+    starts = _positions(cells, Cell.START)
+    if not starts:
+        raise ValueError("map has no start: put one 'S' where episodes begin")
+    if len(starts) > 1:
+        (r0, c0), (r, c) = starts[:2]
+        raise ValueError(
+            f"map row {r}, column {c}: a second start 'S' "
+            f"(the first is at row {r0}, column {c0}); a map has one"
+        )
+    if not (cells == Cell.GOAL).any():
+        raise ValueError("map has no goal: put at least one 'G'")
+    layout = GridLayout(
+        rows=tuple(rows),
+        cells=cells,
+        start=starts[0],
+        keys=_positions(cells, Cell.KEY),
+        doors=_positions(cells, Cell.DOOR),
+    )
+    _check_goal_reachable(layout)
+    return layout
+
+
+def parse_cells(
+    map_rows: Sequence[str] | str, allowed: Collection[Cell] = tuple(Cell)
+) -> tuple[list[str], np.ndarray]:
+    """The rows and their (height, width) int8 array of Cell codes, with no rule about
+    which cells a map must have; raises ValueError naming the row (and column) of a ragged
+    row or a character that is not one of the ``allowed`` cells."""
+    chars = {char: cell for char, cell in CHAR_TO_CELL.items() if cell in allowed}
     rows = _as_rows(map_rows)
     width = len(rows[0])
     cells = np.empty((len(rows), width), dtype=np.int8)
-    start: tuple[int, int] | None = None
     for r, row in enumerate(rows):
         if len(row) != width:
             raise ValueError(
@@ -60,33 +89,14 @@ def parse_map(map_rows: Sequence[str] | str) -> GridLayout:
                 "all rows must have the same length"
             )
         for c, char in enumerate(row):
-            cell = CHAR_TO_CELL.get(char)
+            cell = chars.get(char)
             if cell is None:
                 raise ValueError(
                     f"map row {r}, column {c}: unknown character {char!r}; valid characters: "
-                    + " ".join(repr(k) for k in CHAR_TO_CELL)
+                    + " ".join(repr(k) for k in chars)
                 )
-            if cell == Cell.START:
-                if start is not None:
-                    raise ValueError(
-                        f"map row {r}, column {c}: a second start 'S' "
-                        f"(the first is at row {start[0]}, column {start[1]}); a map has one"
-                    )
-                start = (r, c)
             cells[r, c] = cell
-    if start is None:
-        raise ValueError("map has no start: put one 'S' where episodes begin")
-    if not (cells == Cell.GOAL).any():
-        raise ValueError("map has no goal: put at least one 'G'")
-    layout = GridLayout(
-        rows=tuple(rows),
-        cells=cells,
-        start=start,
-        keys=_positions(cells, Cell.KEY),
-        doors=_positions(cells, Cell.DOOR),
-    )
-    _check_goal_reachable(layout)
-    return layout
+    return rows, cells
 
 
 def _as_rows(map_rows: Sequence[str] | str) -> list[str]:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from agents.base import Callback, EpisodeStats
-from agents.registry import agent_class, agent_names
+from agents.registry import MULTIAGENT_AGENTS, agent_class, agent_names
 from agents.tabular import (
     DynaQ,
     DynaQConfig,
@@ -322,5 +322,7 @@ def test_registry_names_match_the_classes_and_defaults_construct() -> None:
     for name in agent_names():
         cls = agent_class(name)
         assert cls.name == name
-        agent = cls(gym.spaces.Discrete(4), gym.spaces.Discrete(2))
+        # Multi-agent learners also take the agents' names (their spaces are per agent).
+        extra = {"agents": ["a", "b"]} if name in MULTIAGENT_AGENTS else {}
+        agent = cls(gym.spaces.Discrete(4), gym.spaces.Discrete(2), **extra)
         assert isinstance(agent.config, cls.config_class)
