@@ -27,10 +27,12 @@ AGENTS: dict[str, str] = {
     "iql": "agents.multiagent.tabular:IndependentQLearning",
     "hysteretic_q": "agents.multiagent.tabular:HystereticQLearning",
     "lenient_q": "agents.multiagent.tabular:LenientQLearning",
+    "ippo": "agents.multiagent.ppo:IPPO",
+    "mappo": "agents.multiagent.ppo:MAPPO",
 }
 
 # The names above that learn multi-agent envs (kept as data so nothing is imported to ask).
-MULTIAGENT_AGENTS = frozenset({"iql", "hysteretic_q", "lenient_q"})
+MULTIAGENT_AGENTS = frozenset({"iql", "hysteretic_q", "lenient_q", "ippo", "mappo"})
 
 
 def agent_names(multi_agent: bool | None = None) -> list[str]:

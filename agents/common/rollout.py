@@ -146,6 +146,12 @@ class RolloutBuffer:
     Dict observations are stored per key; the ``action_mask`` key is kept apart as
     :attr:`masks` (when ``n_actions`` is given), since masks constrain actions and are not
     network inputs.
+
+    With ``track_live``, :attr:`live` marks the rows that hold a real transition, and
+    :meth:`flat` keeps only those: a multi-agent rollout has a row per agent, and an agent
+    that finished before its team has nothing to learn from until the episode restarts.
+    Its rows cannot corrupt GAE: its last real step ended an episode, which cuts the
+    recursion there.
     """
 
     def __init__(
@@ -156,6 +162,7 @@ class RolloutBuffer:
         n_envs: int,
         device: torch.device,
         n_actions: int | None = None,
+        track_live: bool = False,
     ) -> None:
         self.n_steps, self.n_envs, self.device = n_steps, n_envs, device
         lead = (n_steps, n_envs)
@@ -179,6 +186,7 @@ class RolloutBuffer:
         self.truncated = zeros((), torch.bool)
         self.final_values = zeros((), torch.float32)  # V(final_obs) where truncated
         self.masks = None if n_actions is None else zeros((n_actions,), torch.bool)
+        self.live = zeros((), torch.bool) if track_live else None  # rows with a transition
         self.advantages = zeros((), torch.float32)
         self.returns = zeros((), torch.float32)
         # Writers for the per-step fields, made once: they hold each field's rows as views
@@ -196,6 +204,7 @@ class RolloutBuffer:
         self._outcome_writers = tuple(
             _RowWriter(x) for x in (self.rewards, self.terminated, self.truncated)
         )
+        self._live_writer = None if self.live is None else _RowWriter(self.live)
 
     def store_obs(self, t: int, obs: Any) -> Any:
         """Copy one vector step's observations into row ``t``; returns that row (on device).
@@ -216,6 +225,12 @@ class RolloutBuffer:
         write_actions(t, actions)
         write_log_probs(t, log_probs)
         write_values(t, values)
+
+    def store_live(self, t: int, live: Any) -> None:
+        """Row ``t``'s live flags (buffers made with ``track_live``): False where a row holds
+        no transition."""
+        assert self._live_writer is not None, "store_live needs a buffer made with track_live"
+        self._live_writer(t, live)
 
     def store_outcome(self, t: int, rewards: Any, terminated: Any, truncated: Any) -> None:
         """Row ``t``'s rewards and episode ends, from numpy arrays or device tensors."""
@@ -238,13 +253,14 @@ class RolloutBuffer:
         )
 
     def flat(self) -> Batch:
-        """The whole rollout as one batch of ``n_steps * n_envs`` rows (views, no copies)."""
+        """The whole rollout as one batch of ``n_steps * n_envs`` rows (views, no copies);
+        with :attr:`live`, only the live rows (a gathered copy)."""
 
         def f(x: torch.Tensor) -> torch.Tensor:
             return x.flatten(0, 1)
 
         obs = {k: f(v) for k, v in self.obs.items()} if isinstance(self.obs, dict) else f(self.obs)
-        return Batch(
+        batch = Batch(
             obs,
             f(self.actions),
             f(self.log_probs),
@@ -253,6 +269,9 @@ class RolloutBuffer:
             f(self.returns),
             None if self.masks is None else f(self.masks),
         )
+        if self.live is None:
+            return batch
+        return batch.index(f(self.live).nonzero().squeeze(1))
 
 
 class _RowWriter:

@@ -98,6 +98,7 @@ class TorchAgent(Agent):
             "action_space": json.dumps(space_to_json(self.action_space)),
             "num_steps": self.num_steps,
             "seed": self.seed,
+            "init_kwargs": json.dumps(self.init_kwargs()),
             "rng_state": json.dumps(self.rng.bit_generator.state),
             "state": {k: m.state_dict() for k, m in self.state_modules().items()},
             "extra": self.extra_state(),
@@ -105,6 +106,17 @@ class TorchAgent(Agent):
         buffer = io.BytesIO()
         torch.save(payload, buffer)
         return atomic_write(path, lambda f: f.write(buffer.getvalue()))
+
+    def init_kwargs(self) -> dict[str, Any]:
+        """JSON-able keyword arguments the constructor needs besides spaces, config and seed
+        (a multi-agent learner's agent names); :meth:`load` passes them back through
+        :meth:`init_kwargs_from_json`."""
+        return {}
+
+    @classmethod
+    def init_kwargs_from_json(cls, saved: dict[str, Any]) -> dict[str, Any]:
+        """The constructor's keyword arguments from what :meth:`init_kwargs` saved."""
+        return saved
 
     def extra_state(self) -> dict[str, Any]:
         """Plain values (numbers, strings, tensors) a subclass needs saved besides modules."""
@@ -132,6 +144,7 @@ class TorchAgent(Agent):
             space_from_json(json.loads(payload["action_space"])),
             cls.config_class(**config_fields),
             seed=payload["seed"],
+            **cls.init_kwargs_from_json(json.loads(payload.get("init_kwargs", "{}"))),
         )
         for key, module in agent.state_modules().items():
             module.load_state_dict(payload["state"][key])

@@ -182,13 +182,7 @@ class OnPolicyAgent(TorchAgent):
         with torch.random.fork_rng(devices=[]):
             if seed is not None:
                 torch.manual_seed(seed)
-            self.policy = ActorCritic(
-                observation_space,
-                action_space,
-                self.config.hidden,
-                fused=True,
-                gnn=GNNConfig(self.config.gnn_hidden, self.config.gnn_rounds),
-            )
+            self.policy = self.build_policy()
         self.policy.to(self.device)
         # One buffer for all parameters and one for their gradients (after ``.to``): the
         # optimizer, the clipping and the zeroing then cost one kernel each per step.
@@ -211,6 +205,18 @@ class OnPolicyAgent(TorchAgent):
         self.rollout_start = 0  # ``num_steps`` when the current rollout began
 
     # ------------------------------------------------------------------ subclass API
+    def build_policy(self) -> ActorCritic:
+        """The actor-critic to train, built under the agent's seed: by default over
+        ``observation_space``; learners whose networks read other inputs (a centralised
+        critic over a global state) override it."""
+        return ActorCritic(
+            self.observation_space,
+            self.action_space,
+            self.config.hidden,
+            fused=True,
+            gnn=GNNConfig(self.config.gnn_hidden, self.config.gnn_rounds),
+        )
+
     @abstractmethod
     def make_optimizer(self, params: list[nn.Parameter]) -> torch.optim.Optimizer:
         """The optimizer over ``params``: the policy's parameters as one flat tensor
@@ -295,20 +301,28 @@ class OnPolicyAgent(TorchAgent):
             obs, info, complete = self._collect(venv, buffer, obs, info, tracker, callback)
             if not complete:
                 return
-            step = self.num_steps
             with torch.inference_mode():
                 last_values = self.policy.value(as_tensor(obs, self.device))
-            buffer.compute_returns(last_values, cfg.gamma, cfg.gae_lambda)
-            self._check_rollout(step, buffer)
-            lr = lr_at(self.rollout_start)
-            set_learning_rate(self.optimizer, lr)
-            stats = self.update(buffer)
-            self.num_updates += 1
-            check_finite(step, **{k: v for k, v in stats.items() if k.endswith("loss")})
-            check_parameters_finite(step, self.policy)
-            metrics = dict(zip(stats, torch.stack(list(stats.values())).tolist(), strict=True))
-            metrics["learning_rate"] = lr
-            callback.on_update(self, metrics)
+            self.learn_from_rollout(buffer, last_values, lr_at(self.rollout_start), callback)
+
+    def learn_from_rollout(
+        self, buffer: RolloutBuffer, last_values: torch.Tensor, lr: float, callback: Callback
+    ) -> None:
+        """Everything after collection: GAE from ``last_values`` (the values of the
+        observations after the rollout), the NaN/inf guard, one :meth:`update` at step size
+        ``lr``, and the update's metrics to ``callback.on_update``."""
+        cfg = self.config
+        step = self.num_steps
+        buffer.compute_returns(last_values, cfg.gamma, cfg.gae_lambda)
+        self._check_rollout(step, buffer)
+        set_learning_rate(self.optimizer, lr)
+        stats = self.update(buffer)
+        self.num_updates += 1
+        check_finite(step, **{k: v for k, v in stats.items() if k.endswith("loss")})
+        check_parameters_finite(step, self.policy)
+        metrics = dict(zip(stats, torch.stack(list(stats.values())).tolist(), strict=True))
+        metrics["learning_rate"] = lr
+        callback.on_update(self, metrics)
 
     def _collect(
         self,

@@ -323,6 +323,8 @@ def test_registry_names_match_the_classes_and_defaults_construct() -> None:
         cls = agent_class(name)
         assert cls.name == name
         # Multi-agent learners also take the agents' names (their spaces are per agent).
-        extra = {"agents": ["a", "b"]} if name in MULTIAGENT_AGENTS else {}
+        extra: dict = {}
+        if name in MULTIAGENT_AGENTS:
+            extra = {"agents": ["a", "b"], "state_space": gym.spaces.Box(-1, 1, (3,))}
         agent = cls(gym.spaces.Discrete(4), gym.spaces.Discrete(2), **extra)
         assert isinstance(agent.config, cls.config_class)
