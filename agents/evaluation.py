@@ -117,7 +117,10 @@ def run_team_episode(
     discounted, discount, stats = 0.0, 1.0, None
     stopped = on_frame is not None and not on_frame()
     while not stopped and stats is None and env.agents and team.length < max_steps:
-        obs, rewards, terminations, truncations, infos = env.step(agent.act(obs, deterministic))
+        # The last step's observations include agents that have just finished; only the
+        # live ones act.
+        live = {a: obs[a] for a in env.agents}
+        obs, rewards, terminations, truncations, infos = env.step(agent.act(live, deterministic))
         stats = team.record(rewards, terminations, truncations, infos, team.length + 1)
         discounted += discount * sum(float(r) for r in rewards.values()) / n_agents
         discount *= gamma

@@ -89,3 +89,26 @@ def test_list_shows_the_multiagent_envs_and_learners() -> None:
     assert result.exit_code == 0
     for name in (CLIMBING, "palaestra/CoopCover-v0", "hysteretic_q"):
         assert name in result.output
+
+
+class ShortestPaths:
+    """Only what evaluation uses of a learner: ``act``, here each agent's next move on its
+    own shortest path, for every agent it is given an observation of."""
+
+    def __init__(self, env) -> None:
+        self.env = env
+
+    def act(self, observations: dict, deterministic: bool = True) -> dict:
+        moves = self.env.unwrapped.shortest_path_actions()
+        return {agent: moves[agent] for agent in observations}
+
+
+def test_evaluation_asks_only_live_agents_to_act_after_some_have_arrived() -> None:
+    from agents.evaluation import run_episode
+    from envs.multiagent import parallel_env
+
+    env = parallel_env("palaestra/GraphRouting-v0")
+    # Agents arrive at different steps and leave env.agents; asking a finished agent for an
+    # action would make the env raise.
+    result = run_episode(ShortestPaths(env), env, seed=3)
+    assert result.success and result.ended
