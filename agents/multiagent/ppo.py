@@ -35,6 +35,7 @@ import torch
 from pettingzoo import ParallelEnv
 
 from agents.base import Callback
+from agents.common.masking import MASK_KEY
 from agents.common.networks import make_encoder, mlp
 from agents.common.rollout import RolloutBuffer
 from agents.common.torch_utils import as_tensor, torch_threads
@@ -101,6 +102,13 @@ class MAPPOConfig(IPPOConfig):
 # ---------------------------------------------------------------------- rows and networks
 
 
+def mask_size(observation_space: gym.Space) -> int | None:
+    """The number of actions an observation's ``action_mask`` covers; None: no mask."""
+    if isinstance(observation_space, gym.spaces.Dict) and MASK_KEY in observation_space.spaces:
+        return gym.spaces.flatdim(observation_space[MASK_KEY])
+    return None
+
+
 def row_space(size: int) -> gym.spaces.Box:
     """The flat float32 Box of one batch row of ``size`` features."""
     return gym.spaces.Box(-np.inf, np.inf, (size,), np.float32)
@@ -113,7 +121,10 @@ class AgentRows:
     flattened (``gymnasium.spaces.flatten``: one-hot for ``Discrete``) followed by the
     one-hot of ``i``; with a ``state_space``, a second row of the same shape holds the global
     state followed by the same id. Agents that are not live get zero features (the id stays)
-    and ``live`` False.
+    and ``live`` False. Observations that carry an ``action_mask`` (a Dict key, as
+    GraphRouting's) also fill :attr:`masks`, one boolean row per agent row; rows of agents
+    that are not live allow every action (they are left out of the loss, and a row must
+    allow something to be sampled).
     """
 
     def __init__(
@@ -136,6 +147,10 @@ class AgentRows:
             zeros = np.zeros((n_envs * n, self.state_dim), np.float32)
             self.state = np.concatenate([zeros, ids], 1)
         self.live = np.zeros(n_envs * n, dtype=bool)
+        self.masks: np.ndarray | None = None
+        n_actions = mask_size(observation_space)
+        if n_actions is not None:
+            self.masks = np.ones((n_envs * n, n_actions), dtype=bool)
 
     @staticmethod
     def spaces(
@@ -160,12 +175,15 @@ class AgentRows:
         rows = slice(e * n, (e + 1) * n)
         self.obs[rows, : self.obs_dim] = 0.0
         self.live[rows] = False
+        if self.masks is not None:
+            self.masks[rows] = True
         for agent in live:
             r = e * n + self.index[agent]
-            self.obs[r, : self.obs_dim] = gym.spaces.flatten(
-                self.observation_space, observations[agent]
-            )
+            observation = observations[agent]
+            self.obs[r, : self.obs_dim] = gym.spaces.flatten(self.observation_space, observation)
             self.live[r] = True
+            if self.masks is not None:
+                self.masks[r] = observation[MASK_KEY]
         if self.state is not None:
             assert state is not None, "a centralised critic needs env.state()"
             self.state[rows, : self.state_dim] = gym.spaces.flatten(self.state_space, state)
@@ -298,9 +316,10 @@ class IPPO(MultiAgentLearner, PPO):
         rows.write(0, observations, observations)
         live = np.flatnonzero(rows.live)
         obs = self.actor_input(as_tensor(rows.obs[live], self.device))
+        mask = None if rows.masks is None else as_tensor(rows.masks[live], self.device)
         with torch.no_grad(), torch_threads(self._act_threads):
             out = self.policy.actor_output(obs)
-            actions, _ = self.policy.sample(out, None, deterministic, self.generator)
+            actions, _ = self.policy.sample(out, mask, deterministic, self.generator)
             if self.policy.continuous:
                 actions = torch.clamp(actions, self._low, self._high)
         actions = actions.cpu().numpy()
@@ -402,6 +421,7 @@ class IPPO(MultiAgentLearner, PPO):
             cfg.n_steps,
             len(rows.live),
             self.device,
+            n_actions=None if rows.masks is None else rows.masks.shape[1],
             track_live=True,
         )
         while self.num_steps < total_steps:
@@ -436,9 +456,13 @@ class IPPO(MultiAgentLearner, PPO):
             self._observe(teams, rows)
             obs_t = buffer.store_obs(t, rows.batch())
             buffer.store_live(t, rows.live)
+            mask_t = None
+            if buffer.masks is not None:
+                mask_t = buffer.masks[t]
+                mask_t.copy_(torch.from_numpy(rows.masks))
             with torch.inference_mode():
                 out, values = policy.heads(obs_t)
-                actions, log_probs = policy.sample(out, None, generator=generator)
+                actions, log_probs = policy.sample(out, mask_t, generator=generator)
             buffer.store_action(t, actions, log_probs, values)
             if policy.continuous:
                 actions = torch.clamp(actions, self._low, self._high)

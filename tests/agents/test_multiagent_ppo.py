@@ -257,6 +257,55 @@ def test_rows_append_the_one_hot_agent_id_and_zero_dead_agents() -> None:
     np.testing.assert_array_equal(rows.live, [True, True, True, False])
 
 
+class MaskedTeamGame(TeamGame):
+    """TeamGame with Dict observations carrying an ``action_mask``: agent_0 may never take
+    action 2 (the best payoff), agent_1 may take anything; a masked action raises."""
+
+    def __init__(self, payoff: list[list[float]]) -> None:
+        super().__init__(payoff)
+        n = self.payoff.shape[0]
+        self._obs_space = gym.spaces.Dict(
+            {
+                "x": gym.spaces.Box(0.0, 1.0, (2,), np.float32),
+                "action_mask": gym.spaces.MultiBinary(n),
+            }
+        )
+
+    def _obs(self, agents: list[str]) -> dict[str, Any]:  # type: ignore[override]
+        n = self.payoff.shape[0]
+        masks = {"agent_0": np.array([1] * (n - 1) + [0], np.int8), "agent_1": np.ones(n, np.int8)}
+        return {a: {"x": np.full(2, 0.5, np.float32), "action_mask": masks[a]} for a in agents}
+
+    def step(self, actions: Mapping[str, Any]):
+        if int(actions.get("agent_0", 0)) == self.payoff.shape[0] - 1:
+            raise ValueError("agent_0 took its masked action")
+        return super().step(actions)
+
+
+@pytest.mark.parametrize("name", list(LEARNERS))
+def test_action_masks_are_obeyed_in_training_and_acting(name: str) -> None:
+    # Unmasked, (2, 2) pays 10; with agent_0's action 2 masked the best allowed joint action
+    # is (1, 0). Sampling a masked action would raise in the env.
+    payoff = [[0.0, 0.0, 0.0], [5.0, 0.0, 0.0], [0.0, 0.0, 10.0]]
+    envs = [MaskedTeamGame(payoff) for _ in range(SMALL["n_envs"])]
+    agent = make(name, envs[0], **SMALL)
+    agent.learn(envs, 6_000)
+    observations, _ = envs[0].reset(seed=0)
+    for _ in range(200):
+        assert agent.act(observations, deterministic=False)["agent_0"] != 2
+    assert greedy_joint_action(agent, envs[0]) == (1, 0)
+
+
+def test_rows_carry_action_masks_and_dead_rows_allow_everything() -> None:
+    space = MaskedTeamGame([[0.0] * 3] * 3).observation_space("agent_0")
+    rows = AgentRows(["a", "b"], space, None, n_envs=1)
+    x = np.zeros(2, np.float32)
+    rows.write(0, {"a": {"x": x, "action_mask": np.array([0, 1, 0], np.int8)}}, ["a"])
+    assert rows.masks is not None
+    np.testing.assert_array_equal(rows.masks, [[False, True, False], [True, True, True]])
+    assert AgentRows(["a"], gym.spaces.Discrete(3), None, 1).masks is None
+
+
 # ---------------------------------------------------------------------- reproducibility
 
 
