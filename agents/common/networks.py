@@ -13,6 +13,10 @@ GRU core.
 - ``Dict`` with a graph view (``view_nodes``, ``view_adjacency``, ``view_mask`` and
   ``action_mask``, as GraphNav's): the message-passing
   :class:`~agents.common.gnn.GraphEncoder`, which also embeds each action;
+- ``Dict`` of tokens with pointer-style actions (``tokens``, ``token_slots``,
+  ``action_args``, ``action_mask``, as the structured tool-use interface's): the
+  transformer :class:`~agents.common.transformer.TokenActionEncoder`, which also embeds
+  each action;
 - other ``Dict``: one encoder per key, concatenated; the ``action_mask`` key is not encoded
   (masks constrain actions, they are not features).
 """
@@ -267,9 +271,12 @@ def make_encoder(space: gym.Space, gnn: GNNConfig | None = None) -> Encoder:
     the graph encoder and is ignored for other spaces."""
     # Imported here: gnn.py builds on this module's Encoder and layer_init.
     from agents.common.gnn import GraphEncoder, is_graph_space
+    from agents.common.transformer import TokenActionEncoder, is_token_action_space
 
     if is_graph_space(space):
         return GraphEncoder(space, gnn)
+    if is_token_action_space(space):
+        return TokenActionEncoder(space)
     if isinstance(space, gym.spaces.Dict):
         return DictEncoder(space, gnn)
     if isinstance(space, gym.spaces.Discrete):
