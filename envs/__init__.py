@@ -12,6 +12,7 @@ from envs.gridworld import maps
 
 _GRIDWORLD = "envs.gridworld.gridworld:GridWorldEnv"
 _GRAPH = "envs.graph.graphnav:GraphNavEnv"
+_TOOLUSE = "envs.tooluse.text_env:ToolUseEnv"
 
 # id -> (registration kwargs, max_episode_steps, one-line description for `palaestra list`)
 GRIDWORLD_IDS: dict[str, tuple[dict, int, str]] = {
@@ -94,10 +95,32 @@ GRAPH_IDS: dict[str, tuple[dict, int, str]] = {
     ),
 }
 
+# Same shape; observations and actions are text (an LLM-style agent talks to it).
+TOOLUSE_IDS: dict[str, tuple[dict, int, str]] = {
+    "palaestra/ToolUse-v0": (
+        {"difficulty": 2},
+        12,
+        "answer a question about a generated world with calculator/lookup/search tool calls "
+        "(text in, text out); +1 correct, -0.01 a call, -0.05 an invalid one",
+    ),
+}
+
+# The same tasks behind token ids and one discrete, masked action (learning agents).
+TOOLUSE_STRUCTURED_IDS: dict[str, tuple[dict, int, str]] = {
+    "palaestra/ToolUseStructured-v0": (
+        {"difficulty": 2},
+        12,
+        "ToolUse-v0 as token ids + slot tags; one discrete action (tool and arguments from "
+        "the names and numbers seen), with an action mask",
+    ),
+}
+
 # (ids, entry point) of every family.
 _FAMILIES: tuple[tuple[dict[str, tuple[dict, int, str]], str], ...] = (
     (GRIDWORLD_IDS, _GRIDWORLD),
     (GRAPH_IDS, _GRAPH),
+    (TOOLUSE_IDS, _TOOLUSE),
+    (TOOLUSE_STRUCTURED_IDS, "envs.tooluse.structured:make_structured_env"),
 )
 
 

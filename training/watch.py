@@ -4,7 +4,8 @@ Frames come from the env's ``rgb_array`` render; for a palaestra gridworld and a
 a Q table (``agent.q``) they carry the value heatmap and greedy arrows of
 :func:`renders.overlays.tabular_overlay`. pygame is imported only when a window is opened,
 so recording a GIF works on any headless machine (and the window itself works under
-``SDL_VIDEODRIVER=dummy``).
+``SDL_VIDEODRIVER=dummy``). An env that renders only text (``ansi``, such as the tool-use
+env) is watched in the terminal instead: each turn is printed as it happens.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from agents.evaluation import EpisodeResult, run_episode
 from training.config import ConfigError
 from training.environments import can_render_rgb, render_fps
 from training.evaluation import eval_seed
-from training.rundir import load_run
+from training.rundir import LoadedRun, load_run
 
 # Copies of an episode's last frame appended to a GIF, as a pause (in seconds) before it loops.
 END_PAUSE_S = 0.5
@@ -99,6 +100,38 @@ def write_gif(frames: list[np.ndarray], path: str | Path, env: gym.Env) -> Path:
     return Path(save_gif(frames, path, fps=render_fps(env)))
 
 
+def watch_text(
+    run: LoadedRun, episodes: int, record: str | Path | None, echo: Callable[[str], Any] = print
+) -> dict[str, Any]:
+    """Play ``run``'s greedy episodes on its env made with ``render_mode="ansi"``, handing
+    each turn's text (``env.render()`` after the reset and after every step) to ``echo``."""
+    if record is not None:
+        raise ConfigError(f"env {run.config.env!r} renders text only; it cannot be a GIF")
+    env = run.make_env(render_mode="ansi")
+
+    def on_frame() -> bool:
+        echo(str(env.render()).rstrip("\n"))
+        return True
+
+    seed = eval_seed(run.config)
+    try:
+        results = [
+            run_episode(run.agent, env, seed=seed + i, on_frame=on_frame) for i in range(episodes)
+        ]
+    finally:
+        env.close()
+    return _summary(results, None)
+
+
+def _summary(results: list[EpisodeResult], gif: Path | None) -> dict[str, Any]:
+    return {
+        "returns": [r.episode_return for r in results],
+        "lengths": [r.length for r in results],
+        "successes": [r.success for r in results],
+        "gif": gif,
+    }
+
+
 def watch(
     run_dir: str | Path,
     episodes: int = 1,
@@ -115,7 +148,10 @@ def watch(
     run = load_run(run_dir)
     env = run.make_env()
     renders = can_render_rgb(env)
+    text_only = not renders and "ansi" in env.metadata.get("render_modes", [])
     env.close()
+    if text_only:
+        return watch_text(run, episodes, record)
     if not renders:
         raise ConfigError(f"env {run.config.env!r} cannot render rgb_array frames to watch")
     env = run.make_env(render_mode="rgb_array")
@@ -141,9 +177,4 @@ def watch(
             viewer.close()
         env.close()
     gif = write_gif(frames, record, env) if record is not None and frames else None
-    return {
-        "returns": [r.episode_return for r in results],
-        "lengths": [r.length for r in results],
-        "successes": [r.success for r in results],
-        "gif": gif,
-    }
+    return _summary(results, gif)

@@ -15,6 +15,7 @@ from torch.distributions import Categorical, Distribution, Normal
 from agents.common.gnn import GNNConfig
 from agents.common.masking import apply_mask
 from agents.common.networks import ParallelMLPs, make_encoder, mlp
+from agents.common.transformer import TransformerConfig
 
 
 class ActorCritic(nn.Module):
@@ -36,7 +37,8 @@ class ActorCritic(nn.Module):
     actor head applied to every action's vector with the same weights, giving one logit
     per action: the policy then treats "move to neighbour k" the same whichever k the env
     lists it under, and a view with more nodes needs no new weights. The critic reads the
-    encoder's state vector. ``gnn`` sizes that graph encoder (other spaces ignore it).
+    encoder's state vector. ``gnn`` sizes that graph encoder and ``transformer`` the token
+    encoder (other spaces ignore them).
     """
 
     def __init__(
@@ -47,6 +49,7 @@ class ActorCritic(nn.Module):
         activation: type[nn.Module] = nn.Tanh,
         fused: bool = False,
         gnn: GNNConfig | None = None,
+        transformer: TransformerConfig | None = None,
     ) -> None:
         super().__init__()
         if isinstance(action_space, gym.spaces.Discrete):
@@ -60,7 +63,7 @@ class ActorCritic(nn.Module):
             raise ValueError(
                 f"unsupported action space {action_space}; supported: Discrete, 1-d Box"
             )
-        self.actor_encoder = make_encoder(observation_space, gnn)
+        self.actor_encoder = make_encoder(observation_space, gnn, transformer)
         self.scores_actions = self.actor_encoder.scores_actions
         if self.scores_actions and (self.continuous or n_out != self.actor_encoder.n_actions):
             raise ValueError(
