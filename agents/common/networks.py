@@ -36,6 +36,7 @@ from agents.common.masking import MASK_KEY
 
 if TYPE_CHECKING:
     from agents.common.gnn import GNNConfig
+    from agents.common.transformer import TransformerConfig
 
 # The Nature-DQN convolutions (8/4, 4/2, 3/1) need at least this many pixels a side.
 MIN_CNN_SIDE = 36
@@ -266,9 +267,13 @@ def _spatial(shape: Sequence[int]) -> tuple[int, int]:
     return (shape[0], shape[1]) if _channels_last(shape) else (shape[1], shape[2])
 
 
-def make_encoder(space: gym.Space, gnn: GNNConfig | None = None) -> Encoder:
+def make_encoder(
+    space: gym.Space,
+    gnn: GNNConfig | None = None,
+    transformer: TransformerConfig | None = None,
+) -> Encoder:
     """The encoder for ``space`` (see the module docstring for the rules); ``gnn`` sizes
-    the graph encoder and is ignored for other spaces."""
+    the graph encoder and ``transformer`` the token encoder; other spaces ignore them."""
     # Imported here: gnn.py builds on this module's Encoder and layer_init.
     from agents.common.gnn import GraphEncoder, is_graph_space
     from agents.common.transformer import TokenActionEncoder, is_token_action_space
@@ -276,7 +281,7 @@ def make_encoder(space: gym.Space, gnn: GNNConfig | None = None) -> Encoder:
     if is_graph_space(space):
         return GraphEncoder(space, gnn)
     if is_token_action_space(space):
-        return TokenActionEncoder(space)
+        return TokenActionEncoder(space, transformer)
     if isinstance(space, gym.spaces.Dict):
         return DictEncoder(space, gnn)
     if isinstance(space, gym.spaces.Discrete):
