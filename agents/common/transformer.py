@@ -121,13 +121,20 @@ class TokenActionEncoder(Encoder):
         """(state vectors (B, d), slot vectors (B, S, d); slot 0 is zeros)."""
         tokens = obs[TOKENS_KEY].long()
         slots = obs[TOKEN_SLOTS_KEY].long()
+        # Observations put their tokens first and padding after (the structured tool-use
+        # env does): attend over the longest real prefix of the batch only, typically half
+        # of the maximum length, so half the work.
+        used = max(int((tokens != 0).sum(dim=1).max()), 1)
+        if used < tokens.shape[1] and not bool((tokens[:, used:] != 0).any()):
+            tokens, slots = tokens[:, :used], slots[:, :used]
+        positions = self.positions[: tokens.shape[1]]
         pad = tokens == 0
         # A row of padding only would make attention softmax over nothing (NaN); let such a
         # row attend to its first position instead.
-        pad = pad & ~(pad.all(dim=1, keepdim=True) & (self.positions == 0))
+        pad = pad & ~(pad.all(dim=1, keepdim=True) & (positions == 0))
         x = (
             self.token_embedding(tokens)
-            + self.position_embedding(self.positions)
+            + self.position_embedding(positions)
             + self.slot_embedding(slots)
         )
         h = self.norm(self.transformer(x, src_key_padding_mask=pad))

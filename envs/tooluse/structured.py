@@ -21,20 +21,21 @@ structured action; the text env then runs it, so rewards, errors and ``info`` ar
 env's.
 
 Tokens. The question and every turn after it (the system message is the same in every
-episode and left out) are cut into tokens of the fixed :data:`VOCABULARY`: a name is spelled
-with its name pieces (syllables, company suffixes) or its continent word, a number digit by
-digit (with ``-`` and ``.``), and other words and symbols are looked up as they are (lower
-case), unknown ones as ``<unk>``. Every message starts with a role token (``<user>``,
-``<assistant>``, ``<tool:lookup>``...). ``token_slots`` tags each token of a name or number
-that holds a slot with that slot (names ``1..MAX_NAMES``, numbers ``MAX_NAMES + 1..``), so a
-network can point at candidates (:class:`agents.common.transformer.TokenActionEncoder`
-reads exactly this layout). When there are more than ``MAX_TOKENS`` tokens the question is
-kept and the oldest turns give way.
+episode and left out) are cut into tokens of the fixed :data:`VOCABULARY`: a name (an
+entity or a continent) is one ``<name>`` token, told apart from other names by its slot, a
+number is spelled digit by digit (with ``-`` and ``.``, so numbers can be compared), and
+other words and symbols are looked up as they are (lower case), unknown ones as ``<unk>``.
+Every message starts with a role token (``<user>``, ``<assistant>``, ``<tool:lookup>``...).
+``token_slots`` tags each token of a name or number that holds a slot with that slot (names
+``1..MAX_NAMES``, numbers ``MAX_NAMES + 1..``), so a network can point at candidates
+(:class:`agents.common.transformer.TokenActionEncoder` reads exactly this layout). When
+there are more than ``MAX_TOKENS`` tokens the question is kept and the oldest turns give way.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Container
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
@@ -48,10 +49,8 @@ from envs.tooluse.tools import parse_action
 from envs.tooluse.transcript import numbers_in
 from envs.tooluse.world import (
     ATTRIBUTE_NAMES,
-    COMPANY_SUFFIXES,
     CONTINENTS,
     KINDS,
-    SYLLABLES,
     ToolCall,
 )
 
@@ -72,6 +71,7 @@ SPECIAL_TOKENS = (
     "<tool:search>",
     "<tool:answer>",
     "<tool:invalid>",
+    "<name>",
 )
 DIGIT_TOKENS = (*"0123456789", "-", ".")
 SYMBOL_TOKENS = ("?", ":", "=", "+", "*", "/", "(", ")", ",", "'", "$", "%")
@@ -106,9 +106,6 @@ VOCABULARY: tuple[str, ...] = tuple(
             *SPECIAL_TOKENS,
             *DIGIT_TOKENS,
             *SYMBOL_TOKENS,
-            *SYLLABLES,
-            *COMPANY_SUFFIXES,
-            *(c.lower() for c in CONTINENTS),
             *ATTRIBUTE_NAMES,
             *KINDS,
             *WORDS,
@@ -116,7 +113,7 @@ VOCABULARY: tuple[str, ...] = tuple(
     )
 )
 TOKEN_IDS = {token: i for i, token in enumerate(VOCABULARY)}
-PAD, UNK = TOKEN_IDS["<pad>"], TOKEN_IDS["<unk>"]
+PAD, UNK, NAME = TOKEN_IDS["<pad>"], TOKEN_IDS["<unk>"], TOKEN_IDS["<name>"]
 
 # Words, numbers (commas allowed), and single symbols other than JSON punctuation.
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|-?[0-9][0-9,]*(?:\.[0-9]+)?|[^\sA-Za-z0-9\"{}\[\]]")
@@ -364,7 +361,7 @@ class StructuredToolUse(gym.Wrapper):
         return {
             "tokens": tokens,
             "token_slots": slots,
-            "action_args": ACTION_ARGS,
+            "action_args": ACTION_ARGS.copy(),
             "action_mask": self.action_mask(),
         }
 
@@ -372,12 +369,8 @@ class StructuredToolUse(gym.Wrapper):
         self._message_tokens: list[list[tuple[int, int]]] = []
         self._name_slots: dict[str, int] = {}  # casefolded name -> slot, first seen first
         self._number_slots: dict[int | Fraction, int] = {}
-        self._display: dict[str, str] = {}  # casefolded name -> its spelling in the world
-        self._pieces = {
-            e.name.casefold(): [p for p in e.pieces if p.strip()] for e in env.world.entities
-        }
-        self._pieces.update({c.casefold(): [c.lower()] for c in CONTINENTS})
-        self._display = {e.name.casefold(): e.name for e in env.world.entities}
+        # casefolded name -> its spelling in the world
+        self._display: dict[str, str] = {e.name.casefold(): e.name for e in env.world.entities}
         self._display.update({c.casefold(): c for c in CONTINENTS})
         self._entity_names = frozenset(env.world.names)
 
@@ -386,11 +379,9 @@ class StructuredToolUse(gym.Wrapper):
         role = message["role"]
         head = f"<tool:{message.get('name', '')}>" if role == "tool" else f"<{role}>"
         out = [(TOKEN_IDS.get(head, TOKEN_IDS["<tool:invalid>"]), 0)]
-        for chunk, is_name in _split_names(message["content"], self._pieces):
+        for chunk, is_name in _split_names(message["content"], self._display):
             if is_name:
-                key = chunk.casefold()
-                slot = self._name_slot(key)
-                out += [(TOKEN_IDS.get(p, UNK), slot) for p in self._pieces[key]]
+                out.append((NAME, self._name_slot(chunk.casefold())))
                 continue
             for word in _WORD.findall(chunk):
                 out += self._word_tokens(word)
@@ -482,7 +473,7 @@ def _slot_of(pool: tuple[Any, ...], value: Any, what: str) -> int:
 _CAPITALISED_RUN = re.compile(r"[A-Z][a-z]+(?: [A-Z][a-z]+)*")
 
 
-def _split_names(text: str, names: dict[str, list[str]]) -> list[tuple[str, bool]]:
+def _split_names(text: str, names: Container[str]) -> list[tuple[str, bool]]:
     """``text`` cut into (chunk, is a name) pieces. Names are capitalised words (as the
     world spells them); within a run of capitalised words the longest known name from
     each position wins, so "Momo Kasel" is one name even where "Momo" is another."""

@@ -107,7 +107,7 @@ class ToolUseEnv(gym.Env):
     ``max_episode_steps`` (12 for ``palaestra/ToolUse-v0``).
 
     ## Information
-    ``answer`` (the correct answer: an int or a name), ``is_success`` (answered correctly),
+    ``answer`` (the correct answer as text: digits or a name), ``is_success`` (answered correctly),
     ``calls`` (valid tool calls so far, the answer excluded), ``min_calls`` (the plan's
     calls, the answer excluded), ``invalid_calls``, ``task_type``.
 
@@ -281,7 +281,8 @@ class ToolUseEnv(gym.Env):
     def _info(self) -> dict[str, Any]:
         task = self.task
         return {
-            "answer": task.answer,
+            # Text whatever the task type, so vector envs can stack it with other copies'.
+            "answer": str(task.answer),
             "is_success": self._success,
             "calls": self._calls,
             "min_calls": task.min_calls,
