@@ -32,6 +32,7 @@ from pathlib import Path
 import gymnasium as gym
 import numpy as np
 import torch
+import yaml
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:  # run from a checkout without `pip install -e .`
@@ -115,13 +116,23 @@ def main() -> int:
     parser.add_argument("--ppo-steps", type=int, default=30_000)
     parser.add_argument("--eval-episodes", type=int, default=200)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a bc_ppo config field (YAML value), e.g. learning_rate=5e-4",
+    )
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
 
     started = time.perf_counter()
     types = list(args.task_types)
     env = gym.make(ENV_ID, task_types=types)
-    config = BCPPOConfig(device="cpu", bc_episodes=args.bc_episodes, bc_epochs=args.bc_epochs)
+    overrides = {k: yaml.safe_load(v) for k, v in (s.split("=", 1) for s in args.set)}
+    config = BCPPOConfig(
+        device="cpu", bc_episodes=args.bc_episodes, bc_epochs=args.bc_epochs, **overrides
+    )
     agent = BCPPO(env.observation_space, env.action_space, config, seed=args.seed)
     rows = [
         ("expert (generator's plan)", evaluate(expert_policy, types, args.eval_episodes)),
