@@ -121,7 +121,7 @@ def main() -> int:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="override a bc_ppo config field (YAML value), e.g. learning_rate=5e-4",
+        help="override a bc_ppo config field (YAML value), e.g. learning_rate=0.0005",
     )
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()

@@ -56,11 +56,11 @@ STATE_KEY = "state"
 @dataclass(frozen=True)
 class IPPOConfig(PPOConfig):
     """Multi-agent PPO settings. The defaults suit small cooperative gridworlds: measured on
-    ``palaestra/CoopCover-v0`` (``benchmarks/coop_cover.py``), MAPPO covers every target in
-    all of 100 test episodes (sampled actions) after 3M steps, while RL Zoo-like small
-    rollouts with 10 epochs (8 x 64 steps, minibatch 512) had not started to succeed by
-    500k steps. The PPO fields mean what they mean in :class:`~agents.deep.ppo.PPOConfig`,
-    counted in agent rows where they count transitions."""
+    ``palaestra/CoopCover-v0`` (``benchmarks/coop_cover.py``), MAPPO's sampled policy covers
+    every target in 99.5 %, 92 % and 80.5 % of 200 test episodes after 3M steps (seeds 0-2),
+    while RL Zoo-like small rollouts with 10 epochs (8 x 64 steps, minibatch 512) had not
+    started to succeed by 500k steps. The PPO fields mean what they mean in
+    :class:`~agents.deep.ppo.PPOConfig`, counted in agent rows where they count transitions."""
 
     n_envs: int = 16
     """Copies of the env stepped together when ``learn`` gets one ParallelEnv: that env and
