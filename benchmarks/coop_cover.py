@@ -27,20 +27,18 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import sys
 from typing import Any
 
 from team_training import (
     Team,
     add_training_arguments,
-    evaluate,
     machine,
     random_team,
-    train_and_evaluate,
+    run_teams,
+    write_json,
 )
 
-from agents.common.io import atomic_write_text
 from envs.multiagent.cover import CoverEnv
 from envs.multiagent.grid import GRID_MOVES, STAY, grid_distances
 
@@ -112,20 +110,16 @@ def main() -> int:
     add_training_arguments(parser, train_steps=3_000_000)
     args = parser.parse_args()
 
-    rows, trainings = train_and_evaluate(ENV_ID, args)
     references: dict[str, Team] = {
         "random moves": random_team(len(GRID_MOVES), 0),
         "scripted: agent i -> target i": fixed_assignment_team,
         "scripted: min-makespan assignment": min_makespan_team,
     }
-    for name, team in references.items():
-        rows.append({"team": name, "greedy": evaluate(ENV_ID, team, args.episodes, args.test_seed)})
+    rows, trainings = run_teams(ENV_ID, args, references)
     table = markdown_table(rows)
     print(table)
     print(machine())
-    if args.json is not None:
-        payload = {"trainings": trainings, "results": rows, "machine": machine()}
-        atomic_write_text(args.json, json.dumps(payload, indent=2))
+    write_json(args, rows, trainings)
     return 0
 
 

@@ -23,20 +23,18 @@ baseline that knows the map).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import Any
 
 from team_training import (
     Team,
     add_training_arguments,
-    evaluate,
     machine,
     random_team,
-    train_and_evaluate,
+    run_teams,
+    write_json,
 )
 
-from agents.common.io import atomic_write_text
 from envs.multiagent.grid import GRID_MOVES
 from envs.multiagent.predator_prey import PredatorPreyEnv
 
@@ -77,13 +75,11 @@ def main() -> int:
     add_training_arguments(parser, train_steps=300_000)
     args = parser.parse_args()
 
-    rows, trainings = train_and_evaluate(ENV_ID, args)
     references: dict[str, Team] = {
         "random moves": random_team(len(GRID_MOVES), 0),
         "scripted: chase the prey": chase_team,
     }
-    for name, team in references.items():
-        rows.append({"team": name, "greedy": evaluate(ENV_ID, team, args.episodes, args.test_seed)})
+    rows, trainings = run_teams(ENV_ID, args, references)
     print(markdown_table(rows))
     random_mean = rows[-2]["greedy"]["mean_length"]
     for row in rows[:-2]:
@@ -95,9 +91,7 @@ def main() -> int:
                 f"({random_mean:.1f})"
             )
     print(machine())
-    if args.json is not None:
-        payload = {"trainings": trainings, "results": rows, "machine": machine()}
-        atomic_write_text(args.json, json.dumps(payload, indent=2))
+    write_json(args, rows, trainings)
     return 0
 
 

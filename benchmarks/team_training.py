@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import platform
 import sys
 import time
@@ -22,6 +23,7 @@ if str(REPO_ROOT) not in sys.path:  # run from a checkout without `pip install -
     sys.path.insert(0, str(REPO_ROOT))
 
 from agents.base import Callback, EpisodeStats  # noqa: E402
+from agents.common.io import atomic_write_text  # noqa: E402
 from agents.multiagent.ppo import IPPO, MAPPO  # noqa: E402
 from envs.multiagent import parallel_env  # noqa: E402
 
@@ -194,6 +196,24 @@ def train_and_evaluate(env_id: str, args: argparse.Namespace) -> tuple[list, lis
                 }
             )
     return rows, trainings
+
+
+def run_teams(
+    env_id: str, args: argparse.Namespace, references: dict[str, Team]
+) -> tuple[list, list]:
+    """(result rows, training records): the learners trained and evaluated
+    (:func:`train_and_evaluate`), then the scripted ``references`` on the same episodes."""
+    rows, trainings = train_and_evaluate(env_id, args)
+    for name, team in references.items():
+        rows.append({"team": name, "greedy": evaluate(env_id, team, args.episodes, args.test_seed)})
+    return rows, trainings
+
+
+def write_json(args: argparse.Namespace, rows: list, trainings: list) -> None:
+    """The results to ``args.json`` (atomically), when it is given."""
+    if args.json is not None:
+        payload = {"trainings": trainings, "results": rows, "machine": machine()}
+        atomic_write_text(args.json, json.dumps(payload, indent=2))
 
 
 def machine() -> str:
