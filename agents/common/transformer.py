@@ -38,6 +38,8 @@ TOKEN_SLOTS_KEY = "token_slots"
 ACTION_ARGS_KEY = "action_args"
 TOKEN_ACTION_KEYS = (TOKENS_KEY, TOKEN_SLOTS_KEY, ACTION_ARGS_KEY, MASK_KEY)
 """A Dict observation space with all of these keys is encoded by :class:`TokenActionEncoder`."""
+BUCKET_ROWS = 64
+"""Rows per length bucket when a batch is encoded (batches under twice this: one bucket)."""
 
 
 @dataclass(frozen=True)
@@ -118,12 +120,35 @@ class TokenActionEncoder(Encoder):
         self.n_slots = n_slots
 
     def _encode(self, obs: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-        """(state vectors (B, d), slot vectors (B, S, d); slot 0 is zeros)."""
+        """(state vectors (B, d), slot vectors (B, S, d); slot 0 is zeros).
+
+        A large batch is encoded in buckets of rows of similar length: attention costs the
+        square of the padded length, and transcripts range from a question alone to a
+        question with several tool results (on two-hop and lookup-plus-arithmetic tasks
+        42 tokens on average, 102 at most). Sorting 256 rows into 4 buckets made PPO's
+        update 2.5x faster on one CPU core; every row's result is the same as unbucketed.
+        """
         tokens = obs[TOKENS_KEY].long()
         slots = obs[TOKEN_SLOTS_KEY].long()
+        rows = tokens.shape[0]
+        if rows < 2 * BUCKET_ROWS:
+            return self._encode_rows(tokens, slots)
+        order = torch.argsort((tokens != 0).sum(dim=1))
+        parts = [
+            self._encode_rows(tokens[idx], slots[idx]) for idx in order.split(BUCKET_ROWS)
+        ]
+        inverse = torch.empty_like(order)
+        inverse[order] = torch.arange(rows, device=order.device)
+        state = torch.cat([p[0] for p in parts])[inverse]
+        slot_vectors = torch.cat([p[1] for p in parts])[inverse]
+        return state, slot_vectors
+
+    def _encode_rows(
+        self, tokens: torch.Tensor, slots: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`_encode` for one bucket of rows."""
         # Observations put their tokens first and padding after (the structured tool-use
-        # env does): attend over the longest real prefix of the batch only, typically half
-        # of the maximum length, so half the work.
+        # env does): attend over the longest real prefix of the rows only.
         used = max(int((tokens != 0).sum(dim=1).max()), 1)
         if used < tokens.shape[1] and not bool((tokens[:, used:] != 0).any()):
             tokens, slots = tokens[:, :used], slots[:, :used]

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from agents.common.networks import make_encoder
-from agents.common.transformer import TokenActionEncoder, TransformerConfig
+from agents.common.transformer import BUCKET_ROWS, TokenActionEncoder, TransformerConfig
 from agents.deep.policies import ActorCritic
 
 LENGTH, SLOTS, VOCAB = 12, 5, 20  # slots 1..4 and "none"
@@ -80,6 +80,24 @@ def test_all_padding_rows_give_finite_outputs() -> None:
     obs["token_slots"][1] = 0
     state, actions = TokenActionEncoder(space()).encode_actions(obs)
     assert torch.isfinite(state).all() and torch.isfinite(actions).all()
+
+
+def test_a_large_batch_encoded_in_length_buckets_equals_each_row_encoded_alone() -> None:
+    torch.manual_seed(0)
+    encoder = TokenActionEncoder(space()).eval()
+    n = 2 * BUCKET_ROWS + 5  # enough rows for three buckets
+    obs, _ = pointer_batch(n, np.random.default_rng(2))
+    lengths = np.random.default_rng(3).integers(1, LENGTH + 1, size=n)  # padding after
+    for i, length in enumerate(lengths):
+        obs["tokens"][i, length:] = 0
+        obs["token_slots"][i, length:] = 0
+    with torch.no_grad():
+        state, actions = encoder.encode_actions(obs)
+        for i in range(0, n, 17):
+            row = {k: v[i : i + 1] for k, v in obs.items()}
+            alone_state, alone_actions = encoder.encode_actions(row)
+            torch.testing.assert_close(state[i : i + 1], alone_state, rtol=1e-4, atol=1e-5)
+            torch.testing.assert_close(actions[i : i + 1], alone_actions, rtol=1e-4, atol=1e-5)
 
 
 def test_renaming_slots_permutes_the_action_vectors_the_same_way() -> None:
