@@ -15,8 +15,13 @@ Actions (:data:`ACTIONS`, ``Discrete(len(ACTIONS))``), in this order:
   (the second on the first's result), and ``min_calls`` in ``info`` counts them so;
 - ``answer(number x)`` and ``answer(name n)``.
 
-An action is allowed (``action_mask``) when its slots are filled, and a lookup's name is a
-world entity. :meth:`StructuredToolUse.text_action` gives the one text action of each
+An action is allowed (``action_mask``) when its slots are filled, a lookup's name is a
+world entity, and (``mask_repeated_calls``, the default) the same call was not made before
+in the episode: the tools are deterministic, so a repeated call can only return what the
+transcript already shows and cost a call. Without that rule a greedy policy that makes a
+failing call once makes it again and again until the step limit (its observation barely
+changes), which is how most failures of cloned and fine-tuned policies looked.
+:meth:`StructuredToolUse.text_action` gives the one text action of each
 structured action; the text env then runs it, so rewards, errors and ``info`` are the text
 env's.
 
@@ -168,6 +173,7 @@ def _slot_id(action: StructuredAction, which: int) -> int:
 _KINDS = np.array([a.kind for a in ACTIONS])
 _FIRST = np.array([a.first for a in ACTIONS])
 _SECOND = np.array([a.second for a in ACTIONS])
+_TOOL_KINDS = (LOOKUP, SEARCH, CALCULATOR)  # the kinds that are tool calls (not answers)
 ACTION_ARGS = np.array(
     [
         [a.kind, _slot_id(a, 1), _slot_id(a, 2), TOKEN_IDS[a.symbol] if a.symbol else 0]
@@ -207,13 +213,19 @@ class StructuredToolUse(gym.Wrapper):
     ## Action Space
     ``Discrete(A)``, ``A = len(ACTIONS)``; :meth:`text_action` maps an index to its text
     action. A masked action raises ValueError naming it (its slot is empty: there is no
-    text action to send).
+    text action to send; or it repeats a call of this episode).
+
+    ## Arguments
+    - ``mask_repeated_calls`` (True): mask tool calls already made in the episode (see the
+      module docstring). The one exception to "a repeat only wastes a call" is a
+      transcript longer than ``MAX_TOKENS`` whose oldest results gave way; by then the
+      episode has long been wasteful.
 
     Everything else (rewards, episode end, ``info``) is the text env's, except ``min_calls``,
     which counts one calculator call per operator.
     """
 
-    def __init__(self, env: gym.Env) -> None:
+    def __init__(self, env: gym.Env, mask_repeated_calls: bool = True) -> None:
         super().__init__(env)
         if not isinstance(env.unwrapped, ToolUseEnv):
             raise TypeError(f"StructuredToolUse wraps a ToolUseEnv, got {env.unwrapped}")
@@ -228,6 +240,8 @@ class StructuredToolUse(gym.Wrapper):
         )
         self.action_space = spaces.Discrete(n)
         self._candidates = Candidates((), (), frozenset())
+        self.mask_repeated_calls = bool(mask_repeated_calls)
+        self._called = np.zeros(n, dtype=bool)  # tool calls made this episode
         self._extra_calls = 0
         self._tokenized = 0  # messages of the episode tokenised so far
 
@@ -241,11 +255,21 @@ class StructuredToolUse(gym.Wrapper):
     ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         _, info = self.env.reset(seed=seed, options=options)
         self._tokenized = 0
+        self._called[:] = False
         self._extra_calls = sum(_operators(c) - 1 for c in self.text_env.task.plan if _is_calc(c))
         return self._observe(), self._info(info)
 
     def step(self, action: Any) -> tuple[dict[str, np.ndarray], float, bool, bool, dict]:
-        _, reward, terminated, truncated, info = self.env.step(self.text_action(action))
+        text = self.text_action(action)
+        index = int(action)
+        if self.mask_repeated_calls:
+            if self._called[index]:
+                raise ValueError(
+                    f"action {index} ({describe(ACTIONS[index])}) repeats a call made earlier "
+                    "in this episode; its result is in the transcript (see action_mask)"
+                )
+            self._called[index] = ACTIONS[index].kind in _TOOL_KINDS
+        _, reward, terminated, truncated, info = self.env.step(text)
         return self._observe(), float(reward), terminated, truncated, self._info(info)
 
     def _info(self, info: dict[str, Any]) -> dict[str, Any]:
@@ -277,7 +301,8 @@ class StructuredToolUse(gym.Wrapper):
         return call.to_action()
 
     def action_mask(self) -> np.ndarray:
-        """Actions whose slots are filled (lookups: only on world entities)."""
+        """Actions whose slots are filled (lookups: only on world entities), less the tool
+        calls already made (with ``mask_repeated_calls``)."""
         cand = self._candidates
         n_names, n_numbers = len(cand.names), len(cand.numbers)
         is_entity = np.array([False, *(n in cand.entity_names for n in cand.names)])
@@ -288,7 +313,7 @@ class StructuredToolUse(gym.Wrapper):
             n_names >= _FIRST,
         )
         lookup_ok = is_entity[np.minimum(_FIRST, n_names)] | (_KINDS != LOOKUP)
-        return (filled & lookup_ok).astype(np.int8)
+        return (filled & lookup_ok & ~self._called).astype(np.int8)
 
     def expert_action(self) -> int:
         """The structured action of the generator's plan: the text env's next step, with a
@@ -418,10 +443,10 @@ def describe(action: StructuredAction) -> str:
     return f"{kind.split('_')[0]}({what} {action.first})"
 
 
-def make_structured_env(**kwargs: Any) -> StructuredToolUse:
+def make_structured_env(mask_repeated_calls: bool = True, **kwargs: Any) -> StructuredToolUse:
     """The registered ``palaestra/ToolUseStructured-v0``: a ToolUseEnv made with ``kwargs``
-    (see its Arguments), wrapped."""
-    return StructuredToolUse(ToolUseEnv(**kwargs))
+    (see its Arguments), wrapped (``mask_repeated_calls``: see :class:`StructuredToolUse`)."""
+    return StructuredToolUse(ToolUseEnv(**kwargs), mask_repeated_calls)
 
 
 # ---------------------------------------------------------------------- helpers

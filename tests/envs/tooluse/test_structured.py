@@ -162,3 +162,25 @@ def test_is_registered_with_the_text_envs_arguments() -> None:
     assert made.observation_space == env.observation_space
     assert len(VOCABULARY) == env.observation_space["tokens"].high.max() + 1
     assert isinstance(env, StructuredToolUse)
+
+
+def test_a_call_already_made_is_masked_and_raises_unless_repeats_are_allowed() -> None:
+    env = make_structured_env(task_types=["two_hop"])
+    obs, _ = env.reset(seed=4)
+    call = env.expert_action()
+    assert obs["action_mask"][call]
+    obs, *_ = env.step(call)
+    assert not obs["action_mask"][call]  # the tools are deterministic: nothing new to learn
+    assert obs["action_mask"][env.expert_action()]
+    with pytest.raises(ValueError, match="repeats a call"):
+        env.step(call)
+    env.reset(seed=4)  # a new episode forgets the calls of the last one
+    assert env.action_mask()[call]
+
+    free = make_structured_env(mask_repeated_calls=False, task_types=["two_hop"])
+    obs, _ = free.reset(seed=4)
+    first = free.step(call)
+    again = free.step(call)
+    assert again[0]["action_mask"][call] and again[4]["calls"] == first[4]["calls"] + 1
+    made = gym.make("palaestra/ToolUseStructured-v0", mask_repeated_calls=False)
+    assert made.get_wrapper_attr("mask_repeated_calls") is False
