@@ -2,6 +2,9 @@
 
 Ids are namespaced and versioned (``palaestra/Name-v0``) and registered as data with string
 entry points, so ``gymnasium.make("palaestra/...")`` works after ``import envs``.
+
+Atari games keep ale-py's own ids (``ALE/Pong-v5``); :mod:`envs.atari` wraps them in the
+DQN-paper preprocessing and imports ale-py (an optional extra) only when one is made.
 """
 
 from __future__ import annotations

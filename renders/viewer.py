@@ -21,18 +21,31 @@ def _pygame() -> ModuleType:
     return pygame
 
 
+def scale_factor(size: tuple[int, int], min_side: int) -> int:
+    """The smallest whole factor that makes the shorter side of ``size`` at least
+    ``min_side`` (1 when it already is)."""
+    return max(1, -(-min_side // max(1, min(size))))
+
+
 class PygameViewer:
     """Shows frames in one window, sized to the frame, at most ``fps`` frames a second.
+
+    A frame whose shorter side is below ``min_side`` pixels is shown scaled up by the
+    smallest whole factor that reaches it (each pixel a sharp block), so a 210x160 Atari
+    screen is not a postage stamp; 0 shows frames at their own size.
 
     Closing the window (or pressing Escape) sets ``closed``; later ``show`` calls do
     nothing, so a watch loop can check ``viewer.closed`` to stop instead of crashing.
     """
 
-    def __init__(self, title: str = "palaestra", fps: int = 30) -> None:
+    def __init__(self, title: str = "palaestra", fps: int = 30, min_side: int = 0) -> None:
         if fps < 0:
             raise ValueError(f"fps must be >= 0 (0 means unlimited), got {fps}")
+        if min_side < 0:
+            raise ValueError(f"min_side must be >= 0 (0 means no scaling), got {min_side}")
         self.title = title
         self.fps = fps
+        self.min_side = min_side
         self.closed = False
         self._screen: Any = None
         self._clock: Any = None
@@ -46,6 +59,9 @@ class PygameViewer:
             raise ValueError(
                 f"frame must be an (H, W, 3) uint8 array, got {frame.dtype} {frame.shape}"
             )
+        scale = scale_factor(frame.shape[:2], self.min_side)
+        if scale > 1:
+            frame = frame.repeat(scale, axis=0).repeat(scale, axis=1)
         pygame = _pygame()
         self._ensure_window(pygame, width=frame.shape[1], height=frame.shape[0])
         # surfarray indexes pixels as [x, y]; numpy frames are [row, col].

@@ -45,7 +45,8 @@ class TrainConfig:
     """Run directory; default ``runs/<env-name>_<agent>_s<seed>`` (made unique with -1, -2...)."""
 
     env_kwargs: dict[str, Any] = field(default_factory=dict)
-    """Keyword arguments for ``gymnasium.make`` (``--set env.observation_mode=grid``)."""
+    """Keyword arguments for ``gymnasium.make`` (``--set env.observation_mode=grid``); for an
+    Atari id, the fields of ``envs.atari.AtariSettings`` (``--set env.noop_max=0``)."""
 
     agent_config: dict[str, Any] = field(default_factory=dict)
     """Fields of the agent's config dataclass (``--set agent.alpha=0.5``); defaults filled in."""

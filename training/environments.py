@@ -3,6 +3,14 @@
 ``import envs`` registers the ``palaestra/...`` ids. It happens lazily, here, so the training
 command also works with plain Gymnasium ids (``FrozenLake-v1``) and so ``palaestra eval`` or
 ``list`` do not pay for imports they do not use.
+
+Atari ids (ale-py's ``ALE/Pong-v5``, ``PongNoFrameskip-v4``...) are made by
+:mod:`envs.atari`'s factories with the DQN-paper preprocessing, not by ``gymnasium.make``
+alone; ale-py is imported (registering them) the first time such an id is asked for. Atari
+envs come in two variants: the training one (a lost life ends the episode, rewards clipped)
+that learners step, and the game as it is scored that evaluation and watching play.
+``make_env(..., training=True)`` and ``make_vector_env`` give the first, ``make_env`` the
+second by default. For every other env the two are the same.
 """
 
 from __future__ import annotations
@@ -48,10 +56,37 @@ def is_multiagent(env_id: str) -> bool:
     return env_id in multiagent_ids()
 
 
+def register_atari_envs(env_id: str | None = None) -> bool:
+    """Import ale-py, registering the ALE ids; whether that worked.
+
+    Without a usable ale-py (missing, too old), an ``env_id`` spelled like an ALE id raises
+    a ConfigError naming the ``atari`` extra, rather than "unknown env".
+    """
+    from envs.atari import import_ale, looks_like_ale_id
+
+    try:
+        import_ale()
+    except gym.error.DependencyNotInstalled as e:
+        if env_id is not None and looks_like_ale_id(env_id):
+            raise ConfigError(f"env {env_id!r}: {one_line(e)}") from None
+        return False
+    return True
+
+
+def is_atari(env_id: str) -> bool:
+    """Whether ``env_id`` is an ALE game, made by :mod:`envs.atari` (registry lookup only:
+    call after :func:`check_env_id`, which registers the ALE ids when needed)."""
+    from envs.atari import is_atari_id
+
+    return is_atari_id(env_id)
+
+
 def env_ids(include_all: bool = False) -> list[str]:
     """Registered palaestra ids, multi-agent ones included, sorted (every Gymnasium id too
-    with ``include_all``)."""
+    with ``include_all``, the ALE ones when ale-py is installed)."""
     register_palaestra_envs()
+    if include_all:
+        register_atari_envs()
     ids = sorted(gym.registry)
     if not include_all:
         ids = [i for i in ids if gym.registry[i].namespace == NAMESPACE]
@@ -62,6 +97,8 @@ def check_env_id(env_id: str) -> None:
     """ConfigError with close matches when ``env_id`` is not registered."""
     register_palaestra_envs()
     if env_id in gym.registry or is_multiagent(env_id):
+        return
+    if register_atari_envs(env_id) and env_id in gym.registry:
         return
     known = list(gym.registry) + multiagent_ids()
     close = difflib.get_close_matches(env_id, known, n=3, cutoff=0.5)
@@ -87,7 +124,14 @@ def env_creator(env_id: str) -> Any:
 
 
 def env_kwarg_names(env_id: str) -> list[str] | None:
-    """Keyword arguments the env accepts; None when its constructor takes ``**kwargs``."""
+    """Keyword arguments the env accepts; None when its constructor takes ``**kwargs``.
+
+    For an Atari id they are the fields of :class:`envs.atari.AtariSettings`.
+    """
+    if is_atari(env_id):
+        from envs.atari import AtariSettings
+
+        return AtariSettings.names()
     try:
         params = inspect.signature(env_creator(env_id)).parameters.values()
     except (TypeError, ValueError, ImportError, AttributeError, gym.error.Error):
@@ -109,15 +153,11 @@ def check_env_kwargs(env_id: str, env_kwargs: Mapping[str, Any]) -> None:
             raise unknown_key(key, valid, f"env {env_id!r}")
 
 
-def checked_env_kwargs(
-    env_id: str, env_kwargs: Mapping[str, Any] | None, render_mode: str | None = None
-) -> dict[str, Any]:
+def checked_env_kwargs(env_id: str, env_kwargs: Mapping[str, Any] | None) -> dict[str, Any]:
     """The keyword arguments for making ``env_id``, after checking the id and every key."""
     check_env_id(env_id)
     kwargs = dict(env_kwargs or {})
     check_env_kwargs(env_id, kwargs)
-    if render_mode is not None:
-        kwargs["render_mode"] = render_mode
     return kwargs
 
 
@@ -132,21 +172,42 @@ def env_errors(env_id: str, kwargs: Mapping[str, Any]) -> Iterator[None]:
 
 
 def make_env(
-    env_id: str, env_kwargs: Mapping[str, Any] | None = None, render_mode: str | None = None
+    env_id: str,
+    env_kwargs: Mapping[str, Any] | None = None,
+    render_mode: str | None = None,
+    training: bool = False,
 ) -> gym.Env | ParallelEnv:
     """``gymnasium.make(env_id, **env_kwargs)``, or for a multi-agent id the PettingZoo
-    ``ParallelEnv`` (``envs.multiagent.parallel_env``); bad ids or kwargs raise ConfigError."""
-    kwargs = checked_env_kwargs(env_id, env_kwargs, render_mode)
+    ``ParallelEnv`` (``envs.multiagent.parallel_env``); bad ids or kwargs raise ConfigError.
+
+    An Atari id gets :func:`envs.atari.make_atari_env` with ``env_kwargs`` as its
+    :class:`~envs.atari.AtariSettings`: the game as it is scored by default (evaluation,
+    watching), the training variant with ``training=True``.
+    """
+    kwargs = checked_env_kwargs(env_id, env_kwargs)
     with env_errors(env_id, kwargs):
         if is_multiagent(env_id):
             from envs.multiagent import parallel_env
 
-            return parallel_env(env_id, **kwargs)
-        return gym.make(env_id, **kwargs)
+            return parallel_env(env_id, **_with_render_mode(kwargs, render_mode))
+        if is_atari(env_id):
+            from envs.atari import AtariSettings, make_atari_env
+
+            return make_atari_env(
+                env_id, AtariSettings(**kwargs), training=training, render_mode=render_mode
+            )
+        return gym.make(env_id, **_with_render_mode(kwargs, render_mode))
+
+
+def _with_render_mode(kwargs: dict[str, Any], render_mode: str | None) -> dict[str, Any]:
+    return kwargs if render_mode is None else {**kwargs, "render_mode": render_mode}
 
 
 def make_vector_env(
-    env_id: str, env_kwargs: Mapping[str, Any] | None = None, n_envs: int = 1
+    env_id: str,
+    env_kwargs: Mapping[str, Any] | None = None,
+    n_envs: int = 1,
+    training: bool = True,
 ) -> VectorEnv:
     """``n_envs`` copies of ``env_id`` stepped together; bad input raises ConfigError.
 
@@ -156,11 +217,20 @@ def make_vector_env(
     episode returns the next episode's first observation and puts the last one in
     ``info["final_obs"]``, so truncated episodes can bootstrap from it. Seeding is left to
     the learner's first ``reset(seed=...)``, as with a single env.
+
+    An Atari id gets :func:`envs.atari.make_atari_vector_env` instead: ale-py's C++
+    ``AtariVectorEnv``, one thread per env up to the available cores (measured several
+    times faster than copies of the Python pipeline, ``benchmarks/atari_throughput.py``),
+    the training variant unless ``training=False``.
     """
     if n_envs < 1:
         raise ConfigError(f"n_envs={n_envs}: expected an int >= 1")
     kwargs = checked_env_kwargs(env_id, env_kwargs)
     with env_errors(env_id, kwargs):
+        if is_atari(env_id):
+            from envs.atari import AtariSettings, make_atari_vector_env
+
+            return make_atari_vector_env(env_id, n_envs, AtariSettings(**kwargs), training=training)
         return gym.make_vec(
             env_id,
             num_envs=n_envs,

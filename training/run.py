@@ -113,11 +113,13 @@ def make_training_env(config: TrainConfig, agent_config: Any) -> gym.Env | Vecto
 
     Deciding by the config field keeps the trainer free of per-agent cases: any learner that
     declares ``n_envs`` gets the vector env its setting asks for (``--set agent.n_envs=16``).
+    It is the training variant of the env (for Atari: a lost life ends the episode, rewards
+    clipped); evaluation, the GIF and ``palaestra eval``/``watch`` play the game as scored.
     """
     n_envs = getattr(agent_config, "n_envs", None)
     if n_envs is None or is_multiagent(config.env):  # multi-agent learners batch the agents
-        return make_env(config.env, config.env_kwargs)
-    return make_vector_env(config.env, config.env_kwargs, n_envs)
+        return make_env(config.env, config.env_kwargs, training=True)
+    return make_vector_env(config.env, config.env_kwargs, n_envs, training=True)
 
 
 def build_agent(setup: Setup) -> Agent:

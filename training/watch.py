@@ -4,8 +4,9 @@ Frames come from the env's ``rgb_array`` render; for a palaestra gridworld and a
 a Q table (``agent.q``) they carry the value heatmap and greedy arrows of
 :func:`renders.overlays.tabular_overlay`. pygame is imported only when a window is opened,
 so recording a GIF works on any headless machine (and the window itself works under
-``SDL_VIDEODRIVER=dummy``). An env that renders only text (``ansi``, such as the tool-use
-env) is watched in the terminal instead: each turn is printed as it happens.
+``SDL_VIDEODRIVER=dummy``). The window shows small frames scaled up (an Atari screen three
+times); GIFs keep the env's own frame size. An env that renders only text (``ansi``, such
+as the tool-use env) is watched in the terminal instead: each turn is printed as it happens.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from training.rundir import LoadedRun, load_run
 
 # Copies of an episode's last frame appended to a GIF, as a pause (in seconds) before it loops.
 END_PAUSE_S = 0.5
+# Smaller frames are shown scaled up in the window (Atari's 210x160 three times).
+WINDOW_MIN_SIDE = 400
 
 
 def is_palaestra_gridworld(env: gym.Env) -> bool:
@@ -159,7 +162,11 @@ def watch(
     if window:
         from renders.viewer import PygameViewer
 
-        viewer = PygameViewer(f"palaestra: {run.config.agent} on {run.config.env}", render_fps(env))
+        viewer = PygameViewer(
+            f"palaestra: {run.config.agent} on {run.config.env}",
+            render_fps(env),
+            min_side=WINDOW_MIN_SIDE,
+        )
     frames: list[np.ndarray] = []
 
     def sink(frame: np.ndarray) -> bool:

@@ -77,3 +77,26 @@ def test_viewer_rejects_non_rgb_frames() -> None:
     with pytest.raises(ValueError, match="uint8"):
         viewer.show(np.zeros((8, 8, 3), dtype=np.float32))
     viewer.close()
+
+
+def test_min_side_scales_small_frames_up_by_a_whole_factor() -> None:
+    import pygame
+
+    frame = np.zeros((210, 160, 3), dtype=np.uint8)  # an Atari screen
+    frame[10, 20] = (0, 255, 0)
+    viewer = PygameViewer(fps=0, min_side=400)
+    viewer.show(frame)
+    surface = pygame.display.get_surface()
+    assert surface.get_size() == (480, 630)  # 3x: the smallest factor reaching 400
+    assert tuple(surface.get_at((3 * 20 + 2, 3 * 10 + 2)))[:3] == (0, 255, 0)  # a 3x3 block
+    viewer.close()
+    with pytest.raises(ValueError, match="min_side must be >= 0"):
+        PygameViewer(min_side=-1)
+
+
+def test_scale_factor_leaves_large_frames_alone() -> None:
+    from renders.viewer import scale_factor
+
+    assert scale_factor((210, 160), 400) == 3
+    assert scale_factor((600, 800), 400) == 1
+    assert scale_factor((96, 96), 0) == 1
