@@ -81,6 +81,12 @@ def is_atari(env_id: str) -> bool:
     return is_atari_id(env_id)
 
 
+def env_family(env_id: str) -> str | None:
+    """The family whose agent presets apply to ``env_id`` (``"atari"``), None for others
+    (see ``ENV_PRESETS`` on agent configs, e.g. :class:`agents.deep.ppo.PPOConfig`)."""
+    return "atari" if is_atari(env_id) else None
+
+
 def env_ids(include_all: bool = False) -> list[str]:
     """Registered palaestra ids, multi-agent ones included, sorted (every Gymnasium id too
     with ``include_all``, the ALE ones when ale-py is installed)."""

@@ -36,6 +36,8 @@ from training.config import (
 )
 from training.environments import (
     can_render_rgb,
+    check_env_id,
+    env_family,
     env_spaces,
     is_multiagent,
     make_env,
@@ -101,10 +103,21 @@ def prepare(config: TrainConfig) -> Setup:
     """Validate every part of ``config``; ConfigError (one line) on the first problem."""
     validate_scalars(config)
     agent_cls = lookup_agent(config.agent)
-    agent_config = resolve_agent_config(agent_cls, config.agent_config, config.device)
+    check_env_id(config.env)
+    values = {**env_preset(config.env, agent_cls), **config.agent_config}
+    agent_config = resolve_agent_config(agent_cls, values, config.device)
     env = make_training_env(config, agent_config)
     resolved = dataclasses.replace(config, agent_config=plain(agent_config))
     return Setup(config=resolved, agent_cls=agent_cls, agent_config=agent_config, env=env)
+
+
+def env_preset(env_id: str, agent_cls: type[Agent]) -> dict[str, Any]:
+    """The agent config values a run on ``env_id`` starts from (its config overrides them):
+    the agent config's ``ENV_PRESETS`` entry for the env's family, such as PPO's CleanRL
+    settings for Atari; empty for other envs."""
+    family = env_family(env_id)
+    presets = getattr(agent_cls.config_class, "ENV_PRESETS", {})
+    return dict(presets.get(family, {})) if family else {}
 
 
 def make_training_env(config: TrainConfig, agent_config: Any) -> gym.Env | VectorEnv:

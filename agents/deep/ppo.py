@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
@@ -35,7 +36,33 @@ from agents.deep.on_policy import (
 @dataclass(frozen=True)
 class PPOConfig(OnPolicyConfig):
     """PPO settings; defaults are RL Zoo's CartPole-v1 ones (they suit classic control)
-    except the step size (3e-3 instead of 1e-3, measured better)."""
+    except the step size (3e-3 instead of 1e-3, measured better). ``ENV_PRESETS`` holds the
+    settings ``palaestra train`` starts from instead for a family of envs (values given in
+    the run's config still win)."""
+
+    ENV_PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
+        # CleanRL's ppo_atari.py (the Nature-CNN settings of the PPO paper): 8 envs x 128
+        # steps, 4 minibatches of 256, 4 epochs, clip 0.1 on the ratio and the value,
+        # entropy bonus 0.01, step size 2.5e-4 decaying to 0. Convolutions use every core.
+        "atari": {
+            "n_envs": 8,
+            "n_steps": 128,
+            "batch_size": 256,
+            "n_epochs": 4,
+            "gamma": 0.99,
+            "gae_lambda": 0.95,
+            "learning_rate": 2.5e-4,
+            "anneal_lr": True,
+            "clip_range": 0.1,
+            "anneal_clip_range": False,
+            "clip_range_vf": 0.1,
+            "ent_coef": 0.01,
+            "vf_coef": 0.5,
+            "max_grad_norm": 0.5,
+            "normalize_advantage": True,
+            "torch_threads": None,
+        },
+    }
 
     n_envs: int = 8
     """Copies of the env stepped together when ``learn`` gets a single env (made from its

@@ -113,6 +113,22 @@ def test_ppo_gets_the_nature_cnn_with_no_further_settings():
     agent = build_agent(setup)
     setup.env.close()
     assert any(isinstance(m, NatureCNN) for m in agent.policy.modules())
+    # ... and CleanRL's Atari settings instead of the CartPole defaults.
+    assert setup.config.agent_config["n_steps"] == 128
+    assert setup.config.agent_config["learning_rate"] == 2.5e-4
+    assert setup.config.agent_config["ent_coef"] == 0.01
+
+
+@needs_atari
+def test_the_run_config_overrides_the_atari_preset_and_other_envs_get_none():
+    config = TrainConfig(env=PONG, agent="ppo", device="cpu", agent_config={"n_steps": 16})
+    setup = prepare(config)
+    setup.env.close()
+    assert setup.config.agent_config["n_steps"] == 16
+    assert setup.config.agent_config["clip_range"] == 0.1  # the rest of the preset holds
+    cartpole = prepare(TrainConfig(env="CartPole-v1", agent="ppo", device="cpu"))
+    cartpole.env.close()
+    assert cartpole.config.agent_config["n_steps"] == 32  # PPOConfig's own default
 
 
 def test_missing_ale_py_is_one_error_line_naming_the_extra(tmp_path):
