@@ -10,6 +10,14 @@ already knows what states are worth. Stage 2 is PPO unchanged, with defaults for
 fine-tuning a pretrained policy: a small step size, no entropy bonus and a KL limit per
 update, so the first noisy advantages cannot undo what cloning taught.
 
+Clone to convergence (``bc_stats``: loss near 0, training accuracy 1.0). An underfit
+clone picks the expert's action greedily but with little probability to spare, so the
+episodes PPO samples from it mostly fail (measured on two-hop tasks: 78 % greedy success,
+46 % sampled), and PPO spends its steps sharpening the policy instead of fixing its
+mistakes; a converged clone from 100 episodes (300 epochs) starts PPO at 94 % / 87 % and
+PPO lifts it to 97 % / 99 % (``benchmarks/RESULTS.md``). About 800 gradient steps are
+enough here: 1500 episodes x 20 epochs (the default) or 100 x 300.
+
 Demonstration steps are not counted in ``num_steps`` (which counts the learner's own env
 steps, as for every learner); they are in :attr:`BCPPO.bc_stats`.
 """
@@ -46,7 +54,7 @@ class BCPPOConfig(PPOConfig):
     bc_episodes: int = 1500
     """Expert episodes recorded for stage 1 (0 skips cloning: plain PPO)."""
     bc_epochs: int = 20
-    """Passes over the demonstrations."""
+    """Passes over the demonstrations (fewer episodes need more passes to converge)."""
     bc_batch_size: int = 128
     """Minibatch size of the cloning stage, in transitions."""
     bc_learning_rate: float = 1e-3
