@@ -21,6 +21,7 @@ AGENTS: dict[str, str] = {
     "a2c": "agents.deep.a2c:A2C",
     "ppo": "agents.deep.ppo:PPO",
     "bc_ppo": "agents.deep.bc_ppo:BCPPO",
+    "ppo_pretrained_encoder": "agents.models.encoder_ppo:PretrainedEncoderPPO",
     "sb3_ppo": "agents.sb3.ppo:SB3PPO",
     "sb3_a2c": "agents.sb3.a2c:SB3A2C",
     "sb3_dqn": "agents.sb3.dqn:SB3DQN",

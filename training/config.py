@@ -60,6 +60,15 @@ class TrainConfig:
     device: str = "auto"
     """Torch device for deep and SB3 agents: auto (CUDA when available), cpu, cuda, cuda:N."""
 
+    wrappers: list[dict[str, Any]] = field(default_factory=list)
+    """Observation wrappers between the env and the agent, outermost last, each
+    ``{name: <wrapper>, <setting>: <value>, ...}`` with a name of
+    ``agents.models.wrappers.WRAPPERS`` (``--set wrappers='[{name: gaussian_noise, std:
+    0.05}, {name: kmeans_to_index, n_clusters: 16}]'``). Every env of the run gets them:
+    training, evaluation, GIF, ``eval``, ``watch`` and ``resume``. A wrapper that reads
+    through a model and names no ``model`` file trains one when the run starts and saves
+    it in the run directory; the saved config then names that file."""
+
 
 # ``--set`` prefixes that address a dictionary section instead of a top-level field.
 SECTIONS: dict[str, str] = {
@@ -253,7 +262,10 @@ def set_key(config: TrainConfig, key: str, value: Any) -> None:
 def apply_overrides(config: TrainConfig, overrides: Mapping[str, Any]) -> TrainConfig:
     """A copy of ``config`` with ``overrides`` (``{"steps": "5000", "agent.alpha": 0.5}``)."""
     config = dataclasses.replace(
-        config, env_kwargs=dict(config.env_kwargs), agent_config=dict(config.agent_config)
+        config,
+        env_kwargs=dict(config.env_kwargs),
+        agent_config=dict(config.agent_config),
+        wrappers=[dict(spec) for spec in config.wrappers],
     )
     for key, value in overrides.items():
         set_key(config, key, value)
@@ -304,20 +316,36 @@ def resolve_agent_config(agent_cls: type, values: Mapping[str, Any], device: str
     device must exist on this machine.
     """
     config_cls = agent_cls.config_class
-    types_ = field_types(config_cls)
-    kwargs: dict[str, Any] = {}
-    for key, value in values.items():
-        if key not in types_:
-            raise unknown_key(key, list(types_), f"agent {agent_cls.name!r} config")
-        kwargs[key] = coerce(f"agent.{key}", value, types_[key])
-    if "device" in types_:
+    where = f"agent {agent_cls.name!r} config"
+    kwargs = coerced_fields(config_cls, values, where, "agent.")
+    if "device" in field_types(config_cls):
         key = "agent.device" if "device" in kwargs else "device"
         kwargs.setdefault("device", device)
         check_device_available(key, kwargs["device"])
+    return build_dataclass(config_cls, kwargs, where)
+
+
+def coerced_fields(
+    cls: type, values: Mapping[str, Any], where: str, prefix: str = ""
+) -> dict[str, Any]:
+    """``values`` coerced to the field types of dataclass ``cls``; an unknown key is a
+    ConfigError listing the valid ones (``where`` names the section, ``prefix`` goes before
+    a key in a type error: ``agent.alpha='fast': expected float``)."""
+    types_ = field_types(cls)
+    kwargs: dict[str, Any] = {}
+    for key, value in values.items():
+        if key not in types_:
+            raise unknown_key(str(key), list(types_), where)
+        kwargs[key] = coerce(f"{prefix}{key}", value, types_[key])
+    return kwargs
+
+
+def build_dataclass(cls: type, kwargs: Mapping[str, Any], where: str) -> Any:
+    """``cls(**kwargs)``; the range checks of its ``__post_init__`` become a ConfigError."""
     try:
-        return config_cls(**kwargs)
+        return cls(**kwargs)
     except (TypeError, ValueError) as e:
-        raise ConfigError(f"agent {agent_cls.name!r} config: {one_line(e)}") from None
+        raise ConfigError(f"{where}: {one_line(e)}") from None
 
 
 def check_device_available(key: str, device: str) -> None:

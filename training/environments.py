@@ -18,15 +18,18 @@ from __future__ import annotations
 import difflib
 import importlib
 import inspect
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gymnasium as gym
 from gymnasium.vector import AutoresetMode, VectorEnv
 from pettingzoo import ParallelEnv
 
 from training.config import ConfigError, one_line, unknown_key
+
+if TYPE_CHECKING:
+    from agents.models.wrappers import EnvWrapper
 
 NAMESPACE = "palaestra"
 
@@ -182,6 +185,7 @@ def make_env(
     env_kwargs: Mapping[str, Any] | None = None,
     render_mode: str | None = None,
     training: bool = False,
+    wrappers: Sequence[EnvWrapper] = (),
 ) -> gym.Env | ParallelEnv:
     """``gymnasium.make(env_id, **env_kwargs)``, or for a multi-agent id the PettingZoo
     ``ParallelEnv`` (``envs.multiagent.parallel_env``); bad ids or kwargs raise ConfigError.
@@ -189,20 +193,30 @@ def make_env(
     An Atari id gets :func:`envs.atari.make_atari_env` with ``env_kwargs`` as its
     :class:`~envs.atari.AtariSettings`: the game as it is scored by default (evaluation,
     watching), the training variant with ``training=True``.
+
+    ``wrappers`` (a run's observation wrappers, :func:`training.wrappers.build_wrappers`)
+    are put around the env in order; every env of a run is made here or in
+    :func:`make_vector_env`, so all of them see the same observations.
     """
     kwargs = checked_env_kwargs(env_id, env_kwargs)
     with env_errors(env_id, kwargs):
         if is_multiagent(env_id):
+            if wrappers:
+                raise ConfigError(f"{env_id!r} is a multi-agent env; it takes no wrappers")
             from envs.multiagent import parallel_env
 
             return parallel_env(env_id, **_with_render_mode(kwargs, render_mode))
         if is_atari(env_id):
             from envs.atari import AtariSettings, make_atari_env
 
-            return make_atari_env(
+            env = make_atari_env(
                 env_id, AtariSettings(**kwargs), training=training, render_mode=render_mode
             )
-        return gym.make(env_id, **_with_render_mode(kwargs, render_mode))
+        else:
+            env = gym.make(env_id, **_with_render_mode(kwargs, render_mode))
+    for wrapper in wrappers:
+        env = wrapper(env)
+    return env
 
 
 def _with_render_mode(kwargs: dict[str, Any], render_mode: str | None) -> dict[str, Any]:
@@ -214,6 +228,7 @@ def make_vector_env(
     env_kwargs: Mapping[str, Any] | None = None,
     n_envs: int = 1,
     training: bool = True,
+    wrappers: Sequence[EnvWrapper] = (),
 ) -> VectorEnv:
     """``n_envs`` copies of ``env_id`` stepped together; bad input raises ConfigError.
 
@@ -228,12 +243,20 @@ def make_vector_env(
     ``AtariVectorEnv``, one thread per env up to the available cores (measured several
     times faster than copies of the Python pipeline, ``benchmarks/atari_throughput.py``),
     the training variant unless ``training=False``.
+
+    Each copy gets ``wrappers`` (as :func:`make_env` puts them around a single env); the
+    Atari vector env steps its copies in C++ and takes none.
     """
     if n_envs < 1:
         raise ConfigError(f"n_envs={n_envs}: expected an int >= 1")
     kwargs = checked_env_kwargs(env_id, env_kwargs)
     with env_errors(env_id, kwargs):
         if is_atari(env_id):
+            if wrappers:
+                raise ConfigError(
+                    f"{env_id!r} is stepped by ale-py's AtariVectorEnv, which takes no "
+                    f"wrappers; use an agent without n_envs, or no wrappers"
+                )
             from envs.atari import AtariSettings, make_atari_vector_env
 
             return make_atari_vector_env(env_id, n_envs, AtariSettings(**kwargs), training=training)
@@ -242,6 +265,7 @@ def make_vector_env(
             num_envs=n_envs,
             vectorization_mode="sync",
             vector_kwargs={"autoreset_mode": AutoresetMode.SAME_STEP},
+            wrappers=list(wrappers),
             **kwargs,
         )
 

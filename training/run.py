@@ -1,10 +1,11 @@
 """``train`` and ``resume``: the Python API behind ``palaestra train``.
 
-A run is validated completely (config values, env id and kwargs, agent name and config, the
-agent against the env's spaces) before its directory is created, so a bad configuration
-writes nothing. Then the agent learns with a :class:`~training.logger.RunLogger` attached,
-and the run ends with a checkpoint, a greedy evaluation, the reward curve, a GIF of the
-learned policy and one summary line.
+A run is validated completely (config values, env id and kwargs, wrappers, agent name and
+config, the agent against the env's spaces) before its directory is created, so a bad
+configuration writes nothing; models the wrappers read through are trained then too, in
+memory, and saved once the directory exists. Then the agent learns with a
+:class:`~training.logger.RunLogger` attached, and the run ends with a checkpoint, a greedy
+evaluation, the reward curve, a GIF of the learned policy and one summary line.
 """
 
 from __future__ import annotations
@@ -12,9 +13,9 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gymnasium as gym
 from gymnasium.vector import VectorEnv
@@ -61,6 +62,10 @@ from training.rundir import (
 )
 from training.seeding import seed_everything
 from training.watch import save_policy_gif
+from training.wrappers import build_wrappers, save_models, wrapper_specs
+
+if TYPE_CHECKING:
+    from agents.models.wrappers import EnvWrapper
 
 log = logging.getLogger(__name__)
 
@@ -97,18 +102,32 @@ class Setup:
     agent_cls: type[Agent]
     agent_config: Any
     env: gym.Env | VectorEnv  # a vector env for agents whose config has ``n_envs``
+    wrappers: list[EnvWrapper] = field(default_factory=list)  # around every env of the run
+
+    def make_env(self, render_mode: str | None = None) -> gym.Env:
+        """A fresh env as the run's evaluation sees it (the game as scored, wrapped)."""
+        return make_env(
+            self.config.env, self.config.env_kwargs, render_mode, wrappers=self.wrappers
+        )
 
 
 def prepare(config: TrainConfig) -> Setup:
-    """Validate every part of ``config``; ConfigError (one line) on the first problem."""
+    """Validate every part of ``config``; ConfigError (one line) on the first problem.
+
+    Models of the ``wrappers`` that name no file are trained here (in memory; see
+    :mod:`training.wrappers`), and ``config.wrappers`` comes back resolved.
+    """
     validate_scalars(config)
     agent_cls = lookup_agent(config.agent)
     check_env_id(config.env)
     values = {**env_preset(config.env, agent_cls), **config.agent_config}
     agent_config = resolve_agent_config(agent_cls, values, config.device)
-    env = make_training_env(config, agent_config)
-    resolved = dataclasses.replace(config, agent_config=plain(agent_config))
-    return Setup(config=resolved, agent_cls=agent_cls, agent_config=agent_config, env=env)
+    wrappers = build_wrappers(config)
+    env = make_training_env(config, agent_config, wrappers)
+    resolved = dataclasses.replace(
+        config, agent_config=plain(agent_config), wrappers=wrapper_specs(wrappers)
+    )
+    return Setup(resolved, agent_cls, agent_config, env, wrappers)
 
 
 def env_preset(env_id: str, agent_cls: type[Agent]) -> dict[str, Any]:
@@ -120,7 +139,9 @@ def env_preset(env_id: str, agent_cls: type[Agent]) -> dict[str, Any]:
     return dict(presets.get(family, {})) if family else {}
 
 
-def make_training_env(config: TrainConfig, agent_config: Any) -> gym.Env | VectorEnv:
+def make_training_env(
+    config: TrainConfig, agent_config: Any, wrappers: list[EnvWrapper] | None = None
+) -> gym.Env | VectorEnv:
     """The env an agent learns from: ``agent_config.n_envs`` copies in a vector env when the
     agent's config has that field (the deep and SB3 learners), else one plain env.
 
@@ -128,11 +149,13 @@ def make_training_env(config: TrainConfig, agent_config: Any) -> gym.Env | Vecto
     declares ``n_envs`` gets the vector env its setting asks for (``--set agent.n_envs=16``).
     It is the training variant of the env (for Atari: a lost life ends the episode, rewards
     clipped); evaluation, the GIF and ``palaestra eval``/``watch`` play the game as scored.
+    Every copy gets ``wrappers`` (built from ``config.wrappers`` when not given).
     """
+    wrappers = build_wrappers(config) if wrappers is None else wrappers
     n_envs = getattr(agent_config, "n_envs", None)
     if n_envs is None or is_multiagent(config.env):  # multi-agent learners batch the agents
-        return make_env(config.env, config.env_kwargs, training=True)
-    return make_vector_env(config.env, config.env_kwargs, n_envs, training=True)
+        return make_env(config.env, config.env_kwargs, training=True, wrappers=wrappers)
+    return make_vector_env(config.env, config.env_kwargs, n_envs, True, wrappers)
 
 
 def build_agent(setup: Setup) -> Agent:
@@ -185,10 +208,9 @@ def train(
     seed_everything(config.seed)  # before the agent exists: its initial weights use torch's RNG
     agent = build_agent(setup)
     run_dir = create_run_dir(setup.config)  # the first write
-    config = dataclasses.replace(setup.config, out=str(run_dir))
-    write_config(run_dir, config)
+    setup = _with_saved_models(setup, run_dir)
     write_json(run_dir / VERSIONS_FILE, versions())
-    return _learn_and_report(run_dir, config, setup.env, agent, started, verbose)
+    return _learn_and_report(run_dir, setup, agent, started, verbose)
 
 
 def resume(run_dir: str | Path, steps: int | None = None, *, verbose: bool = True) -> RunResult:
@@ -206,19 +228,23 @@ def resume(run_dir: str | Path, steps: int | None = None, *, verbose: bool = Tru
     # A different seed than the start of the run: re-seeding identically would replay the
     # python/numpy/torch random streams of the first steps.
     seed_everything(config.seed + run.agent.num_steps)
-    config = dataclasses.replace(setup.config, out=str(run.run_dir))
-    write_config(run.run_dir, config)
-    return _learn_and_report(run.run_dir, config, setup.env, run.agent, started, verbose)
+    setup = _with_saved_models(setup, run.run_dir)
+    return _learn_and_report(run.run_dir, setup, run.agent, started, verbose)
+
+
+def _with_saved_models(setup: Setup, run_dir: Path) -> Setup:
+    """``setup`` with the wrapper models trained for the run saved into ``run_dir`` and
+    its config (``out`` and the model files filled in) written as ``config.yaml``."""
+    wrappers = save_models(run_dir, setup.wrappers)
+    config = dataclasses.replace(setup.config, out=str(run_dir), wrappers=wrapper_specs(wrappers))
+    write_config(run_dir, config)
+    return dataclasses.replace(setup, config=config, wrappers=wrappers)
 
 
 def _learn_and_report(
-    run_dir: Path,
-    config: TrainConfig,
-    env: gym.Env | VectorEnv,
-    agent: Agent,
-    started: float,
-    verbose: bool,
+    run_dir: Path, setup: Setup, agent: Agent, started: float, verbose: bool
 ) -> RunResult:
+    config, env = setup.config, setup.env
     start_step = agent.num_steps
     can_gif = can_render_rgb(env)
     logger = RunLogger(
@@ -247,7 +273,7 @@ def _learn_and_report(
         logger.end_training(agent.num_steps)
         save_checkpoint(agent, run_dir)
         final = save_checkpoint(agent, run_dir, f"step_{agent.num_steps}")
-        result = _evaluate_final(run_dir, config, agent)
+        result = _evaluate_final(run_dir, setup, agent)
         logger.log_eval(result, agent.num_steps)
     finally:
         logger.close()
@@ -256,7 +282,7 @@ def _learn_and_report(
         run_dir / CURVE_FILE,
         title=f"{config.agent} on {config.env} (seed {config.seed})",
     )
-    _record_policy(run_dir, config, agent, can_gif)
+    _record_policy(run_dir, setup, agent, can_gif)
     run = RunResult(
         run_dir=run_dir,
         num_steps=agent.num_steps,
@@ -271,22 +297,23 @@ def _learn_and_report(
     return run
 
 
-def _evaluate_final(run_dir: Path, config: TrainConfig, agent: Agent) -> dict[str, Any]:
-    env = make_env(config.env, config.env_kwargs)
+def _evaluate_final(run_dir: Path, setup: Setup, agent: Agent) -> dict[str, Any]:
+    env = setup.make_env()
     try:
-        seed = eval_seed(config)
-        result = evaluate(agent, env, episodes=config.eval_episodes, seed=seed)
+        seed = eval_seed(setup.config)
+        result = evaluate(agent, env, episodes=setup.config.eval_episodes, seed=seed)
     finally:
         env.close()
     write_json(run_dir / EVAL_FILE, {**result, "seed": seed, "num_steps": agent.num_steps})
     return result
 
 
-def _record_policy(run_dir: Path, config: TrainConfig, agent: Agent, can_render: bool) -> None:
+def _record_policy(run_dir: Path, setup: Setup, agent: Agent, can_render: bool) -> None:
+    config = setup.config
     if not can_render:
         log.warning("note: %s cannot render rgb_array frames; %s skipped", config.env, GIF_FILE)
         return
-    env = make_env(config.env, config.env_kwargs, render_mode="rgb_array")
+    env = setup.make_env(render_mode="rgb_array")
     try:
         save_policy_gif(agent, env, run_dir / GIF_FILE, seed=eval_seed(config))
     finally:

@@ -4,6 +4,7 @@ Layout::
 
     runs/<env-name>_<agent>_s<seed>/
         config.yaml        resolved config (agent config with defaults filled in)
+        perception.pt, kmeans.npz   models trained for the run's wrappers (if any)
         versions.json      python, palaestra, gymnasium, numpy, torch, platform
         metrics.csv        one row per training episode
         events.out.tfevents.*   TensorBoard scalars
@@ -15,14 +16,15 @@ Layout::
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import platform
 import re
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gymnasium as gym
 
@@ -38,6 +40,10 @@ from training.config import (
     one_line,
 )
 from training.environments import make_env
+from training.wrappers import build_wrappers, relocate_models
+
+if TYPE_CHECKING:
+    from agents.models.wrappers import EnvWrapper
 
 CONFIG_FILE = "config.yaml"
 VERSIONS_FILE = "versions.json"
@@ -115,28 +121,42 @@ def versions() -> dict[str, str | None]:
 
 @dataclass
 class LoadedRun:
-    """A run directory read back: its config and the agent of its last checkpoint."""
+    """A run directory read back: its config, the agent of its last checkpoint and the
+    wrappers its envs get (models read from their files)."""
 
     run_dir: Path
     config: TrainConfig
     agent: Agent
     checkpoint: Path
+    wrappers: list[EnvWrapper] = field(default_factory=list)
 
     def make_env(self, render_mode: str | None = None) -> gym.Env:
         """A fresh env as configured for this run."""
-        return make_env(self.config.env, self.config.env_kwargs, render_mode=render_mode)
+        return make_env(
+            self.config.env, self.config.env_kwargs, render_mode, wrappers=self.wrappers
+        )
 
 
 def load_run(run_dir: str | Path) -> LoadedRun:
-    """Read ``config.yaml`` and load the ``last`` checkpoint of a run directory."""
+    """Read ``config.yaml`` and load the ``last`` checkpoint of a run directory.
+
+    The config's ``out`` and the wrapper model files saved in the run directory are
+    pointed at ``run_dir``, wherever the run was written from.
+    """
     run_dir = Path(run_dir)
     if not (run_dir / CONFIG_FILE).is_file():
         raise ConfigError(f"not a run directory: {str(run_dir)!r} has no {CONFIG_FILE}")
     config = load_config_file(run_dir / CONFIG_FILE)
+    config = dataclasses.replace(
+        config,
+        out=str(run_dir),
+        wrappers=relocate_models(config.wrappers, config.out, run_dir),
+    )
+    wrappers = build_wrappers(config)
     agent_cls = lookup_agent(config.agent)
     checkpoint = find_checkpoint(run_dir)
     try:
         agent = agent_cls.load(checkpoint)
     except (OSError, ValueError, KeyError) as e:
         raise ConfigError(f"cannot load checkpoint {str(checkpoint)!r}: {one_line(e)}") from e
-    return LoadedRun(run_dir=run_dir, config=config, agent=agent, checkpoint=checkpoint)
+    return LoadedRun(run_dir, config, agent, checkpoint, wrappers)

@@ -40,10 +40,23 @@ def is_palaestra_gridworld(env: gym.Env) -> bool:
     return isinstance(env.unwrapped, GridWorldEnv)
 
 
+def observes_state_index(env: gym.Env) -> bool:
+    """Whether ``env`` hands out its gridworld's state index (the rows of a Q table learned
+    on it): the env's own observation, or :class:`~agents.models.wrappers.PixelsToIndex`'s
+    reading of its pixels; not another observation wrapper's (k-means clusters)."""
+    while isinstance(env, gym.Wrapper):
+        if isinstance(env, gym.ObservationWrapper):
+            from agents.models.wrappers import PixelsToIndex  # only runs with wrappers get here
+
+            return isinstance(env, PixelsToIndex)
+        env = env.env
+    return True
+
+
 def frame_function(agent: Agent, env: gym.Env) -> Callable[[], np.ndarray]:
     """What to draw for the current state: the overlay when it applies, else ``env.render()``."""
     q = getattr(agent, "q", None)
-    if q is None or not is_palaestra_gridworld(env):
+    if q is None or not is_palaestra_gridworld(env) or not observes_state_index(env):
         return env.render  # type: ignore[return-value]
     from renders.overlays import tabular_overlay
 

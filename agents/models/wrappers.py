@@ -9,10 +9,18 @@ They live here rather than in ``envs/`` because each one runs a model from
   fitted :class:`~agents.models.kmeans.KMeansAbstraction`;
 - :class:`GaussianNoise`: Box observations plus Gaussian noise (noisy ``coords``, the
   k-means abstraction's test bed).
+
+:data:`WRAPPERS` names them for configurations (the ``wrappers`` section of a training
+config): each entry has a typed settings dataclass and, for the wrappers that read through
+a model, how that model is trained from the env it wraps, saved and loaded.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
@@ -20,9 +28,11 @@ import numpy as np
 import torch
 
 from agents.common.torch_utils import torch_threads
-from agents.models.data import gridworld
-from agents.models.kmeans import KMeansAbstraction
-from agents.models.perception import CellCNN
+from agents.models.data import enumerate_frames, gridworld, random_observations
+from agents.models.kmeans import KMeansAbstraction, KMeansConfig
+from agents.models.perception import CellCNN, CellCNNConfig, train_cell_cnn
+from agents.models.training import FitConfig
+from envs.gridworld.gridworld import GridWorldEnv
 
 # Mixed into GaussianNoise's seed so its stream differs from the env's ("nois" in ASCII).
 _NOISE_STREAM = 0x6E6F6973
@@ -54,17 +64,7 @@ class PixelsToIndex(gym.ObservationWrapper):
     ) -> None:
         super().__init__(env)
         grid = gridworld(env)
-        if grid.observation_mode != "rgb":
-            raise ValueError(
-                f"PixelsToIndex reads pixels: make the env with observation_mode='rgb', "
-                f"not {grid.observation_mode!r}"
-            )
-        if grid.obs_tile_size != model.config.tile_size:
-            raise ValueError(
-                f"the env draws {grid.obs_tile_size}-pixel cells but the model reads "
-                f"{model.config.tile_size}-pixel ones; make the env with "
-                f"obs_tile_size={model.config.tile_size}"
-            )
+        check_pixels(grid, model.config.tile_size)
         self.grid = grid
         self.model = model.eval()
         self.threads = torch_threads
@@ -99,9 +99,7 @@ class KMeansToIndex(gym.ObservationWrapper):
         super().__init__(env)
         if not abstraction.fitted:
             raise ValueError("KMeansToIndex needs a fitted KMeansAbstraction; call fit first")
-        space = env.observation_space
-        if not isinstance(space, gym.spaces.Box):
-            raise ValueError(f"KMeansToIndex maps Box observations, got {space}")
+        space = check_box(env.observation_space, "KMeansToIndex maps")
         features = int(np.prod(space.shape))
         if features != abstraction.centers.shape[1]:
             raise ValueError(
@@ -127,9 +125,7 @@ class GaussianNoise(gym.ObservationWrapper):
         super().__init__(env)
         if not std >= 0:
             raise ValueError(f"GaussianNoise std must be >= 0, got {std}")
-        space = env.observation_space
-        if not isinstance(space, gym.spaces.Box):
-            raise ValueError(f"GaussianNoise adds noise to Box observations, got {space}")
+        space = check_box(env.observation_space, "GaussianNoise adds noise to")
         self.std = float(std)
         self.observation_space = gym.spaces.Box(-np.inf, np.inf, space.shape, np.float32)
         self.noise_rng = np.random.default_rng()
@@ -144,3 +140,204 @@ class GaussianNoise(gym.ObservationWrapper):
     def observation(self, observation: np.ndarray) -> np.ndarray:
         obs = np.asarray(observation, dtype=np.float64)
         return (obs + self.noise_rng.normal(0.0, self.std, obs.shape)).astype(np.float32)
+
+
+def check_pixels(grid: GridWorldEnv, tile_size: int) -> None:
+    """ValueError unless ``grid`` draws ``rgb`` observations with ``tile_size``-pixel cells
+    (what a CellCNN of that tile size reads)."""
+    if grid.observation_mode != "rgb":
+        raise ValueError(
+            f"PixelsToIndex reads pixels: make the env with observation_mode='rgb', "
+            f"not {grid.observation_mode!r}"
+        )
+    if grid.obs_tile_size != tile_size:
+        raise ValueError(
+            f"the env draws {grid.obs_tile_size}-pixel cells but the model reads "
+            f"{tile_size}-pixel ones; make the env with obs_tile_size={tile_size}"
+        )
+
+
+def check_box(space: gym.Space, what: str) -> gym.spaces.Box:
+    """``space`` when it is a Box; else ValueError "<what> Box observations, got ..."."""
+    if not isinstance(space, gym.spaces.Box):
+        raise ValueError(f"{what} Box observations, got {space}")
+    return space
+
+
+# --------------------------------------------------------------------- configuration
+
+
+@dataclass(frozen=True)
+class GaussianNoiseSettings:
+    """Settings of ``gaussian_noise`` (:class:`GaussianNoise`)."""
+
+    std: float = 0.05
+    """Standard deviation of the noise added to every feature."""
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.std < math.inf:
+            raise ValueError(f"std must be a finite number >= 0, got {self.std}")
+
+
+@dataclass(frozen=True)
+class PixelsToIndexSettings:
+    """Settings of ``pixels_to_index`` (:class:`PixelsToIndex`)."""
+
+    model: str = ""
+    """A :class:`~agents.models.perception.CellCNN` checkpoint (``.pt``) to read the frames
+    with; empty: one is trained on every frame of the env's own map (labelled from its
+    state, :func:`~agents.models.data.enumerate_frames`) when the run starts."""
+    channels: int = 16
+    """Features per cell of a CellCNN trained here (with ``model``: the model's own, which
+    a value given here must equal)."""
+    epochs: int = 100
+    """Passes over the frames when training a CellCNN here (a map has a few dozen to a few
+    hundred; 50 read every frame of the shipped maps for five seeds, 30 did not always).
+    If the model then misreads any frame the run stops with an error: raise it."""
+    memoize: bool = True
+    """Remember the cell read from each distinct frame, so the model runs once per frame
+    the map can show (exact for a fixed model; learning then runs near ``index`` speed)."""
+
+    def __post_init__(self) -> None:
+        _check_positive(self, "channels", "epochs")
+
+
+@dataclass(frozen=True)
+class KMeansToIndexSettings:
+    """Settings of ``kmeans_to_index`` (:class:`KMeansToIndex`)."""
+
+    model: str = ""
+    """A :class:`~agents.models.kmeans.KMeansAbstraction` file (``.npz``) to map the
+    observations with; empty: one is fitted when the run starts, on random-play
+    observations of the env as wrapped so far (noise included)."""
+    n_clusters: int = 16
+    """K, the number of discrete states (with ``model``: the model's own K, which a value
+    given here must equal)."""
+    fit_steps: int = 5000
+    """Random-play observations a k-means fitted here clusters (>= ``n_clusters``)."""
+    n_init: int = 10
+    """k-means++ starts of a fit here; the best (lowest inertia) is kept."""
+
+    def __post_init__(self) -> None:
+        _check_positive(self, "n_clusters", "fit_steps", "n_init")
+        if self.fit_steps < self.n_clusters:
+            raise ValueError(
+                f"fit_steps={self.fit_steps} gives fewer observations than "
+                f"n_clusters={self.n_clusters}"
+            )
+
+
+def _check_positive(settings: Any, *names: str) -> None:
+    for name in names:
+        if getattr(settings, name) < 1:
+            raise ValueError(f"{name} must be >= 1, got {getattr(settings, name)}")
+
+
+@dataclass(frozen=True)
+class WrapperKind:
+    """One named wrapper of :data:`WRAPPERS`: its settings and how it is put around an env;
+    for a wrapper that reads through a model, also how the model is trained, saved, loaded
+    and checked against the settings."""
+
+    settings: type
+    """The settings dataclass (its fields are the keys a configuration may give)."""
+    wrap: Callable[[gym.Env, Any, Any], gym.Env]
+    """``(env, settings, model) -> wrapped env`` (``model`` None for wrappers without one);
+    ValueError when the wrapper cannot read ``env``'s observations."""
+    model_file: str = ""
+    """File name of a model trained for a run, in its run directory; "" for no model."""
+    fit: Callable[[gym.Env, Any, int], Any] | None = None
+    """``(env, settings, seed) -> model``: trained from ``env``, the env as wrapped so far;
+    ValueError when ``env`` cannot be read."""
+    load: Callable[[str], Any] | None = None
+    """Reads a model saved with its ``save(path)`` method."""
+    model_settings: Callable[[Any], dict[str, Any]] | None = None
+    """The settings a loaded model fixes (``{"n_clusters": 32}``), so the configuration can
+    be checked against them and record them."""
+
+    @property
+    def has_model(self) -> bool:
+        return bool(self.model_file)
+
+
+def _fit_cell_cnn(env: gym.Env, settings: PixelsToIndexSettings, seed: int) -> CellCNN:
+    """A CellCNN trained on every reachable state of ``env``'s map, drawn as its ``rgb``
+    observation; ValueError unless it then reads every one of those frames right."""
+    grid = gridworld(env)
+    check_pixels(grid, grid.obs_tile_size)
+    data = enumerate_frames(grid)
+    config = CellCNNConfig(tile_size=grid.obs_tile_size, channels=settings.channels)
+    fit = FitConfig(epochs=settings.epochs, seed=seed, device="cpu")
+    model, stats = train_cell_cnn(data, config, fit)
+    if stats.train_accuracy.agent < 1.0:
+        raise ValueError(
+            f"the CellCNN trained for {settings.epochs} epochs reads the agent's cell right "
+            f"in {stats.train_accuracy.agent:.1%} of the map's {len(data)} frames, not all; "
+            f"raise epochs (or channels)"
+        )
+    return model
+
+
+def _fit_kmeans(env: gym.Env, settings: KMeansToIndexSettings, seed: int) -> KMeansAbstraction:
+    """k-means fitted on ``fit_steps`` random-play observations of ``env``."""
+    check_box(env.observation_space, "KMeansToIndex maps")
+    observations = random_observations(env, settings.fit_steps, seed=seed)
+    config = KMeansConfig(n_clusters=settings.n_clusters, n_init=settings.n_init, seed=seed)
+    abstraction = KMeansAbstraction(config)
+    abstraction.fit(observations.reshape(settings.fit_steps, -1))
+    return abstraction
+
+
+WRAPPERS: dict[str, WrapperKind] = {
+    "gaussian_noise": WrapperKind(
+        settings=GaussianNoiseSettings,
+        wrap=lambda env, s, _: GaussianNoise(env, s.std),
+    ),
+    "pixels_to_index": WrapperKind(
+        settings=PixelsToIndexSettings,
+        wrap=lambda env, s, model: PixelsToIndex(env, model, memoize=s.memoize),
+        model_file="perception.pt",
+        fit=_fit_cell_cnn,
+        load=CellCNN.load,
+        model_settings=lambda model: {"channels": model.config.channels},
+    ),
+    "kmeans_to_index": WrapperKind(
+        settings=KMeansToIndexSettings,
+        wrap=lambda env, _, model: KMeansToIndex(env, model),
+        model_file="kmeans.npz",
+        fit=_fit_kmeans,
+        load=KMeansAbstraction.load,
+        model_settings=lambda model: {"n_clusters": model.n_clusters},
+    ),
+}
+"""Wrapper names a configuration can use, mapped to their :class:`WrapperKind`."""
+
+
+@dataclass(frozen=True)
+class EnvWrapper:
+    """A wrapper of :data:`WRAPPERS` ready to put around envs: its name, its settings and,
+    for one that reads through a model, the model. Calling it wraps an env (the form
+    ``gymnasium.make_vec(wrappers=...)`` takes)."""
+
+    name: str
+    settings: Any
+    model: Any = None
+
+    @property
+    def kind(self) -> WrapperKind:
+        return WRAPPERS[self.name]
+
+    def __call__(self, env: gym.Env) -> gym.Env:
+        return self.kind.wrap(env, self.settings, self.model)
+
+    def fitted(self, env: gym.Env, seed: int) -> EnvWrapper:
+        """This wrapper with its model trained from ``env`` (the env it will wrap) when it
+        needs one and has none; itself otherwise."""
+        if self.model is not None or self.kind.fit is None:
+            return self
+        return EnvWrapper(self.name, self.settings, self.kind.fit(env, self.settings, seed))
+
+    def save_model(self, path: str | Path) -> EnvWrapper:
+        """Write the model to ``path``; this wrapper with ``model`` naming that file."""
+        saved = self.model.save(path)
+        return EnvWrapper(self.name, replace(self.settings, model=str(saved)), self.model)

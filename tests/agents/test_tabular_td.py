@@ -318,6 +318,10 @@ def test_observations_outside_the_table_are_rejected() -> None:
         make_agent(QLearning).act(3)
 
 
+# Learners that read only images, with the smallest frames their encoders take.
+IMAGE_AGENTS = {"ppo_pretrained_encoder": gym.spaces.Box(0, 255, (8, 8, 3), np.uint8)}
+
+
 def test_registry_names_match_the_classes_and_defaults_construct() -> None:
     for name in agent_names():
         cls = agent_class(name)
@@ -326,5 +330,6 @@ def test_registry_names_match_the_classes_and_defaults_construct() -> None:
         extra: dict = {}
         if name in MULTIAGENT_AGENTS:
             extra = {"agents": ["a", "b"], "state_space": gym.spaces.Box(-1, 1, (3,))}
-        agent = cls(gym.spaces.Discrete(4), gym.spaces.Discrete(2), **extra)
+        observations = IMAGE_AGENTS.get(name, gym.spaces.Discrete(4))
+        agent = cls(observations, gym.spaces.Discrete(2), **extra)
         assert isinstance(agent.config, cls.config_class)

@@ -21,7 +21,6 @@ import torch
 
 from agents.base import Agent, Callback
 from agents.common.torch_utils import torch_threads
-from training.environments import make_env
 from training.evaluation import evaluate
 from training.regression.baseline import CurveSet, provenance
 from training.regression.case import RegressionCase
@@ -109,7 +108,7 @@ def run_seed(case: RegressionCase, seed: int) -> list[float]:
     """Train ``case`` with ``seed`` and return its evaluation curve."""
     setup = prepare(case.train_config(seed))
     config = setup.config
-    eval_env = make_env(config.env, config.env_kwargs)
+    eval_env = setup.make_env()
     schedule = EvaluationSchedule(eval_env, case.eval_steps, case.eval_episodes, case.eval_seed)
     try:
         with torch_threads(TORCH_THREADS):

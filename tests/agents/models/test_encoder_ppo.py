@@ -12,10 +12,14 @@ from perception_cases import AE_SEEN_MAZES, TILE
 
 import envs  # noqa: F401  (registers the palaestra ids)
 from agents.models import (
+    AutoencoderConfig,
     AutoencoderStats,
     ConvAutoencoder,
+    FitConfig,
     PretrainedEncoderPPO,
     PretrainedEncoderPPOConfig,
+    random_observations,
+    train_autoencoder,
 )
 
 TINY_PPO = {"n_envs": 2, "n_steps": 16, "batch_size": 32, "n_epochs": 2, "device": "cpu"}
@@ -89,11 +93,38 @@ def test_a_loaded_agent_acts_identically_without_the_autoencoder_file(checkpoint
         torch.testing.assert_close(loaded.policy.value(x), agent.policy.value(x), rtol=0, atol=0)
 
 
-def test_a_missing_or_mismatched_encoder_is_named(checkpoint: Path) -> None:
+def test_a_non_image_space_or_mismatched_encoder_is_named(checkpoint: Path) -> None:
     env = maze()
-    with pytest.raises(ValueError, match="encoder_checkpoint is empty"):
-        PretrainedEncoderPPO(env.observation_space, env.action_space, PretrainedEncoderPPOConfig())
+    with pytest.raises(ValueError, match="rank-3 image spaces, got Discrete"):
+        PretrainedEncoderPPO(gym.spaces.Discrete(9), env.action_space, PretrainedEncoderPPOConfig())
     other = gym.make("palaestra/GridWorld-v0", observation_mode="rgb", obs_tile_size=TILE)
     config = PretrainedEncoderPPOConfig(encoder_checkpoint=str(checkpoint), device="cpu")
     with pytest.raises(ValueError, match=r"shape \(20, 32, 3\) but the encoder"):
         PretrainedEncoderPPO(other.observation_space, other.action_space, config)
+
+
+def test_without_a_checkpoint_the_first_learn_pretrains_the_encoder_once(tmp_path: Path) -> None:
+    env = maze()
+    config = PretrainedEncoderPPOConfig(pretrain_frames=64, pretrain_epochs=2, **TINY_PPO)
+    agent = PretrainedEncoderPPO(env.observation_space, env.action_space, config, seed=0)
+    assert not agent.encoder_pretrained
+    assert agent.autoencoder_config == AutoencoderConfig.from_space(env.observation_space)
+    untrained = {k: v.clone() for k, v in agent.policy.actor_encoder.state_dict().items()}
+    agent.learn(env, total_steps=32)
+    # The encoder holds the weights of an autoencoder trained on the env's random play
+    # (same frames and seed), and stays frozen through PPO's update.
+    frames = random_observations(maze(), 64, seed=0)
+    fit = FitConfig(epochs=2, seed=0, device="cpu")
+    expected = train_autoencoder(frames, agent.autoencoder_config, fit)[0].encoder.state_dict()
+    pretrained = agent.policy.actor_encoder.state_dict()
+    for name, value in pretrained.items():
+        torch.testing.assert_close(value, expected[name], rtol=0, atol=0)
+        assert not torch.equal(value, untrained[name])
+    assert agent.encoder_pretrained and agent.pretrain_stats["frames"] == 64
+    assert agent.pretrain_stats["final_loss"] < agent.pretrain_stats["initial_loss"]
+    loaded = PretrainedEncoderPPO.load(agent.save(tmp_path / "agent.pt"))
+    assert loaded.encoder_pretrained
+    loaded.learn(env, total_steps=64)  # a resumed agent goes on with PPO alone
+    assert loaded.pretrain_stats == {}
+    for name, value in loaded.policy.actor_encoder.state_dict().items():
+        torch.testing.assert_close(value, expected[name], rtol=0, atol=0)
