@@ -46,6 +46,22 @@ def as_vector_env(env: gym.Env | VectorEnv, n_envs: int = 1) -> VectorEnv:
     return SyncVectorEnv(makers, autoreset_mode=AutoresetMode.SAME_STEP)
 
 
+def single_env(env: gym.Env | VectorEnv, purpose: str) -> gym.Env:
+    """A single env for work done one episode at a time before vectorised learning (recording
+    demonstrations, collecting pretraining frames): the env itself, or a synchronous vector
+    env's first copy (its learner resets every copy afterwards). ``purpose`` names that work
+    in the error raised for a vector env without copies."""
+    if isinstance(env, VectorEnv):
+        copies = getattr(env, "envs", None)
+        if not copies:
+            raise ValueError(
+                f"{purpose} from a single env; pass one, or a synchronous vector env (its "
+                "first copy is used)"
+            )
+        return copies[0]
+    return env
+
+
 def final_observations(next_obs: Any, info: dict[str, Any], done: np.ndarray) -> Any:
     """``next_obs`` with the rows of finished episodes replaced by their last observation."""
     if not done.any() or "final_obs" not in info:

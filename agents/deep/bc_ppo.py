@@ -39,6 +39,7 @@ from agents.base import Callback
 from agents.common.masking import apply_mask, mask_from
 from agents.common.torch_utils import as_tensor, torch_threads
 from agents.common.transformer import TransformerConfig
+from agents.common.vector import single_env
 from agents.deep.policies import ActorCritic
 from agents.deep.ppo import PPO, PPOConfig
 
@@ -134,7 +135,8 @@ class BCPPO(PPO):
         callback = callback if callback is not None else Callback()
         if self.config.bc_episodes and not self.bc_done:
             with torch_threads(self.config.torch_threads if self.device.type == "cpu" else None):
-                self.bc_stats = self.behaviour_clone(_single_env(env))
+                demo_env = single_env(env, "behaviour cloning records demonstrations")
+                self.bc_stats = self.behaviour_clone(demo_env)
             self.bc_done = True
             callback.on_update(self, {f"bc_{k}": v for k, v in self.bc_stats.items()})
         super().learn(env, total_steps, callback)
@@ -237,20 +239,6 @@ def record_demonstrations(
         "returns": np.asarray(returns, dtype=np.float32),
         "success": successes / max(episodes, 1),
     }
-
-
-def _single_env(env: gym.Env | VectorEnv) -> gym.Env:
-    """A single env to record demonstrations from: the env itself, or a synchronous vector
-    env's first copy (``learn`` resets every copy before PPO starts)."""
-    if isinstance(env, VectorEnv):
-        copies = getattr(env, "envs", None)
-        if not copies:
-            raise ValueError(
-                "behaviour cloning records demonstrations from a single env; pass one, or a "
-                "synchronous vector env (its first copy is used)"
-            )
-        return copies[0]
-    return env
 
 
 def _index(obs: Any, idx: torch.Tensor) -> Any:

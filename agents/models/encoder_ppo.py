@@ -21,7 +21,7 @@ from torch import nn
 
 from agents.base import Callback
 from agents.common.networks import Encoder
-from agents.deep.bc_ppo import _single_env as single_env
+from agents.common.vector import single_env
 from agents.deep.policies import ActorCritic
 from agents.deep.ppo import PPO, PPOConfig
 from agents.models.autoencoder import AutoencoderConfig, ConvAutoencoder, train_autoencoder
@@ -146,7 +146,8 @@ class PretrainedEncoderPPO(PPO):
         ``total_steps``."""
         callback = callback if callback is not None else Callback()
         if not self.encoder_pretrained and self.num_steps < total_steps:
-            self.pretrain_stats = self.pretrain_encoder(single_env(env))
+            frames_env = single_env(env, "pretraining collects frames")
+            self.pretrain_stats = self.pretrain_encoder(frames_env)
             callback.on_update(self, {f"pretrain_{k}": v for k, v in self.pretrain_stats.items()})
         super().learn(env, total_steps, callback)
 
