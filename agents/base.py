@@ -65,6 +65,12 @@ class Agent(ABC):
     def act(self, obs: Any, deterministic: bool = True) -> Any:
         """The action for one observation. ``deterministic`` selects the greedy action."""
 
+    def start_episode(self) -> None:
+        """Called before the first :meth:`act` of every episode played with
+        :func:`~agents.evaluation.run_episode`: a policy with a memory of earlier steps (a
+        recurrent state) clears it here. Memoryless policies need nothing."""
+        return None
+
     @abstractmethod
     def learn(self, env: gym.Env, total_steps: int, callback: Callback | None = None) -> None:
         """Train until ``self.num_steps`` reaches ``total_steps`` (or a callback stops it)."""

@@ -72,6 +72,11 @@ def run_episode(
     if max_steps is None and (env.spec is None or env.spec.max_episode_steps is None):
         max_steps = FALLBACK_MAX_STEPS
     obs, info = env.reset(seed=seed)
+    # Actors with only an ``act`` (a peer library's model, the scripted expert) are accepted
+    # too; they have no memory to clear.
+    start_episode = getattr(agent, "start_episode", None)
+    if start_episode is not None:
+        start_episode()
     total, discounted, discount = 0.0, 0.0, 1.0
     terminated = truncated = False
     length = 0

@@ -113,8 +113,15 @@ class ParallelMLPs(nn.Module):
         self.biases.append(nn.Parameter(torch.zeros(len(fan_outs), 1, max(fan_outs))))
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        """Every member's output for a batch ``x`` of shape (B, in_dim)."""
-        h = x.expand(len(self.out_dims), *x.shape)
+        """Every member's output for a batch ``x`` of shape (B, in_dim) that all members
+        read, or of shape (M, B, in_dim): one batch per member (an ensemble whose members
+        train on different bootstrap samples)."""
+        members = len(self.out_dims)
+        if x.dim() == 3 and x.shape[0] != members:
+            raise ValueError(
+                f"per-member input has {x.shape[0]} batches for {members} members: {x.shape}"
+            )
+        h = x if x.dim() == 3 else x.expand(members, *x.shape)
         *hidden, (weight, bias) = self._layers
         if isinstance(self.activation, nn.Tanh) and hidden:
             return self._split(self._tanh_as_sigmoid(h))

@@ -177,6 +177,20 @@ class ReplayBuffer:
             return
         self._add_n_step(obs, actions, rewards, next_obs, terminated, truncated, next_masks)
 
+    def add_transitions(
+        self,
+        obs: Obs,
+        actions: np.ndarray,
+        returns: np.ndarray,
+        next_obs: Obs,
+        terminated: np.ndarray,
+        discounts: np.ndarray,
+    ) -> None:
+        """Store complete transitions as they are (k rows: ``returns`` already summed over
+        the steps each spans, ``discounts`` its ``gamma ** steps``), bypassing the n-step
+        windows: for transitions made elsewhere, such as a model's imagined rollouts."""
+        self._store(obs, actions, returns, next_obs, terminated, discounts, None)
+
     def _add_n_step(
         self,
         obs: Obs,

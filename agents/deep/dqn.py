@@ -371,6 +371,7 @@ class DQN(TorchAgent):
             buffer.add(obs, actions, rewards, final_obs, terminated, truncated, next_masks)
             self.num_steps += n_envs
             self.vector_steps += 1
+            self.after_env_step(obs, actions, rewards, final_obs, terminated, callback)
             tracker.step(rewards, done, info, self.num_steps, self, callback)
             if self.vector_steps % target_every == 0:
                 self._update_target()
@@ -384,6 +385,27 @@ class DQN(TorchAgent):
             masks = _current_masks(mask_from(obs, info))
             if not callback.on_step(self, self.num_steps):
                 break
+
+    def after_env_step(
+        self,
+        obs: Any,
+        actions: np.ndarray,
+        rewards: np.ndarray,
+        next_obs: Any,
+        terminated: np.ndarray,
+        callback: Callback,
+    ) -> None:
+        """Called after every vector step has entered the replay and been counted, before
+        any update: the step's action indices (``action_start`` subtracted) and its
+        ``next_obs`` with final observations where episodes ended. A hook for learners
+        built on DQN (:class:`~agents.models.dyna_dqn.DynaDQN` learns its model here);
+        DQN itself does nothing."""
+
+    def sample_replay(self, buffer: ReplayBuffer, n: int) -> ReplayBatch:
+        """``n`` transitions for an update (``n`` is a multiple of ``batch_size``; the
+        update cuts them into consecutive batches): uniform from ``buffer``. Learners built
+        on DQN mix in other data here."""
+        return buffer.sample(n, self.rng, self.device)
 
     def _buffer_for(self, venv: VectorEnv, masked: bool) -> ReplayBuffer:
         """The agent's buffer, made on first use (or when the number of envs changed)."""
@@ -425,7 +447,7 @@ class DQN(TorchAgent):
         while remaining > 0:
             steps = min(per_sample, remaining)
             remaining -= steps
-            data = buffer.sample(steps * cfg.batch_size, self.rng, self.device)
+            data = self.sample_replay(buffer, steps * cfg.batch_size)
             for batch, target in self.batches_with_targets(data):
                 loss, q_taken = self.td_loss(batch, target())
                 for p in self._params:  # zero_grad(set_to_none=True) without its overhead

@@ -10,9 +10,10 @@ actually see (the autoencoder's training data and its anomaly baseline).
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, fields
+from typing import Any, NamedTuple
 
 import gymnasium as gym
 import numpy as np
@@ -236,7 +237,10 @@ def random_observations(env: gym.Env, steps: int, seed: int = 0) -> np.ndarray:
 def random_play(env: gym.Env, steps: int, seed: int = 0) -> Iterator[Any]:
     """Yield ``steps`` observations of uniformly random actions: the first reset's, then the
     one after each step; an episode's last observation is yielded and followed by the next
-    reset's. The env and the action sampler are seeded with ``seed``."""
+    reset's. The env and the action sampler are seeded with ``seed``.
+
+    Each observation is yielded before the next action is taken, so the env shows it while
+    the caller looks (:func:`random_play_frames` draws the env's frame then)."""
     if steps < 1:
         raise ValueError(f"steps must be >= 1, got {steps}")
     obs, _ = env.reset(seed=seed)
@@ -251,6 +255,182 @@ def random_play(env: gym.Env, steps: int, seed: int = 0) -> Iterator[Any]:
             obs, _ = env.reset()
             yield obs
             count += 1
+
+
+def random_steps(env: gym.Env, seed: int = 0) -> Iterator[RandomStep]:
+    """Endless steps of uniformly random actions, the env and the action sampler seeded
+    with ``seed``. After an episode ends, ``next_obs`` is its last observation and the env
+    is reset when the next step is asked for (so the env still shows the last state while
+    the caller looks at it)."""
+    obs, _ = env.reset(seed=seed)
+    env.action_space.seed(seed)
+    while True:
+        action = env.action_space.sample()
+        next_obs, reward, terminated, truncated, info = env.step(action)
+        yield RandomStep(
+            obs, action, float(reward), next_obs, bool(terminated), bool(truncated), info
+        )
+        obs = env.reset()[0] if terminated or truncated else next_obs
+
+
+class RandomStep(NamedTuple):
+    """One step of :func:`random_steps`."""
+
+    obs: Any
+    action: Any
+    reward: float
+    next_obs: Any
+    terminated: bool
+    truncated: bool
+    info: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Transitions:
+    """Environment steps, one row each; rows of one episode follow each other in order
+    (except where noted, e.g. rows read out of a replay ring)."""
+
+    obs: np.ndarray
+    """(N, *obs_shape) observation each step started from."""
+    actions: np.ndarray
+    """(N,) int64 action taken (a Discrete action's index, ``start`` subtracted)."""
+    rewards: np.ndarray
+    """(N,) float32 reward received."""
+    next_obs: np.ndarray
+    """(N, *obs_shape) observation the step led to: an episode's last one where it ended
+    (never the next episode's first)."""
+    terminated: np.ndarray
+    """(N,) bool: the step ended the episode (no value beyond it)."""
+    truncated: np.ndarray
+    """(N,) bool: a time limit cut the episode off after this step."""
+
+    def __post_init__(self) -> None:
+        n = len(self.actions)
+        shapes = {
+            "actions": (self.actions.shape, (n,)),
+            "rewards": (self.rewards.shape, (n,)),
+            "terminated": (self.terminated.shape, (n,)),
+            "truncated": (self.truncated.shape, (n,)),
+            "next_obs": (self.next_obs.shape, self.obs.shape),
+        }
+        if len(self.obs) != n:
+            raise ValueError(f"Transitions.obs has {len(self.obs)} rows but actions has {n}")
+        for name, (shape, expected) in shapes.items():
+            if shape != expected:
+                raise ValueError(f"Transitions.{name} has shape {shape}, expected {expected}")
+
+    @classmethod
+    def of(
+        cls,
+        obs: Any,
+        actions: Any,
+        rewards: Any,
+        next_obs: Any,
+        terminated: Any,
+        truncated: Any = None,
+    ) -> Transitions:
+        """Transitions from array-likes, cast to the field dtypes (``truncated`` defaults
+        to all False)."""
+        actions = np.asarray(actions, dtype=np.int64).reshape(-1)
+        return cls(
+            np.asarray(obs),
+            actions,
+            np.asarray(rewards, dtype=np.float32).reshape(-1),
+            np.asarray(next_obs),
+            np.asarray(terminated, dtype=bool).reshape(-1),
+            np.zeros(len(actions), bool) if truncated is None else np.asarray(truncated, bool),
+        )
+
+    def __len__(self) -> int:
+        return len(self.actions)
+
+    @property
+    def done(self) -> np.ndarray:
+        """(N,) bool: the episode ended (terminated or truncated) after this step."""
+        return self.terminated | self.truncated
+
+    def subset(self, index: np.ndarray) -> Transitions:
+        """The rows selected by ``index`` (a boolean mask or integer indices)."""
+        return Transitions(
+            self.obs[index],
+            self.actions[index],
+            self.rewards[index],
+            self.next_obs[index],
+            self.terminated[index],
+            self.truncated[index],
+        )
+
+    @classmethod
+    def concat(cls, parts: Sequence[Transitions]) -> Transitions:
+        """The rows of ``parts`` one after another. A part should end where an episode
+        ended or was cut off (``truncated``), or its last episode runs on into the next
+        part's first."""
+        if not parts:
+            raise ValueError("nothing to concatenate: no Transitions given")
+        return cls(*(np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(cls)))
+
+    def episode_starts(self) -> np.ndarray:
+        """Rows that begin an episode: row 0 and every row after an episode's end."""
+        return np.flatnonzero(np.concatenate([[True], self.done[:-1]]))
+
+    def episode_returns(self) -> np.ndarray:
+        """Undiscounted return of every episode that ends within the rows (a last,
+        unfinished episode is left out)."""
+        ends = np.flatnonzero(self.done)
+        sums = np.cumsum(self.rewards, dtype=np.float64)
+        totals = sums[ends]
+        return np.diff(np.concatenate([[0.0], totals])) if len(ends) else totals
+
+    def windows(self, length: int) -> np.ndarray:
+        """Rows ``i`` whose ``length`` steps ``i .. i + length - 1`` all belong to one
+        episode (only the last of them may end it): starts of real trajectories that
+        long."""
+        if length < 1:
+            raise ValueError(f"window length must be >= 1, got {length}")
+        n = len(self) - length + 1
+        if n < 1:
+            return np.zeros(0, dtype=np.int64)
+        ended = np.concatenate([[0], np.cumsum(self.done[:-1], dtype=np.int64)])
+        # Episode ends among rows i .. i + length - 2 (the window's last row may end it).
+        inside = ended[length - 1 : length - 1 + n] - ended[:n]
+        return np.flatnonzero(inside == 0)
+
+
+def random_transitions(env: gym.Env, steps: int, seed: int = 0) -> Transitions:
+    """``steps`` steps of uniformly random actions from the first (seeded) reset on (see
+    :func:`random_steps`): training data for dynamics models."""
+    if steps < 1:
+        raise ValueError(f"steps must be >= 1, got {steps}")
+    if not isinstance(env.action_space, gym.spaces.Discrete):
+        raise ValueError(
+            f"random_transitions needs a Discrete action space, got {env.action_space}"
+        )
+    rows = list(itertools.islice(random_steps(env, seed), steps))
+    obs, actions, rewards, next_obs, terminated, truncated, _ = zip(*rows, strict=True)
+    return Transitions.of(
+        np.stack([np.asarray(o) for o in obs]),
+        np.asarray(actions) - int(env.action_space.start),
+        rewards,
+        np.stack([np.asarray(o) for o in next_obs]),
+        terminated,
+        np.asarray(truncated, dtype=bool),
+    )
+
+
+def random_episode_returns(env: gym.Env, episodes: int, seed: int = 0) -> np.ndarray:
+    """Returns of ``episodes`` whole episodes of uniformly random actions (the baseline a
+    learned policy is compared with). The env must end its episodes (a time limit)."""
+    if episodes < 1:
+        raise ValueError(f"episodes must be >= 1, got {episodes}")
+    returns, total = [], 0.0
+    for step in random_steps(env, seed):
+        total += step.reward
+        if step.terminated or step.truncated:
+            returns.append(total)
+            total = 0.0
+            if len(returns) == episodes:
+                return np.asarray(returns)
+    raise AssertionError("unreachable: random_steps never ends")
 
 
 def _labelled(
