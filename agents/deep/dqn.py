@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import gymnasium as gym
 import numpy as np
@@ -57,7 +57,29 @@ SAMPLE_BYTES = 32 * 2**20
 @dataclass(frozen=True)
 class DQNConfig:
     """DQN settings. Defaults: RL Baselines3 Zoo's CartPole-v1 DQN, plus Double DQN and
-    3-step returns (see ``n_step``)."""
+    3-step returns (see ``n_step``). ``ENV_PRESETS`` holds the settings ``palaestra train``
+    starts from instead for a family of envs (values in the run's config still win)."""
+
+    ENV_PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
+        # RL Baselines3 Zoo's Atari DQN (the Nature paper's schedule at 1/10 of its replay):
+        # 100k transitions (about 5.6 GB of 4x84x84 frames, observation and next
+        # observation), 100k random steps first, one gradient step of 32 every 4 steps,
+        # the target copied every 1000 steps, epsilon to 0.01 over the first 10%.
+        "atari": {
+            "learning_rate": 1e-4,
+            "buffer_size": 100_000,
+            "learning_starts": 100_000,
+            "batch_size": 32,
+            "train_freq": 4,
+            "gradient_steps": 1,
+            "target_update_interval": 1000,
+            "exploration_fraction": 0.1,
+            "exploration_final_eps": 0.01,
+            "n_step": 1,
+            "net_arch": (),
+            "torch_threads": None,
+        },
+    }
 
     learning_rate: float = 2.3e-3
     """Adam step size."""

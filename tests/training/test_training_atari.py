@@ -126,6 +126,10 @@ def test_the_run_config_overrides_the_atari_preset_and_other_envs_get_none():
     setup.env.close()
     assert setup.config.agent_config["n_steps"] == 16
     assert setup.config.agent_config["clip_range"] == 0.1  # the rest of the preset holds
+    dqn = prepare(TrainConfig(env=PONG, agent="dqn", device="cpu"))
+    dqn.env.close()
+    assert dqn.config.agent_config["learning_starts"] == 100_000  # SB3 Zoo's Atari DQN
+    assert dqn.config.agent_config["train_freq"] == 4
     cartpole = prepare(TrainConfig(env="CartPole-v1", agent="ppo", device="cpu"))
     cartpole.env.close()
     assert cartpole.config.agent_config["n_steps"] == 32  # PPOConfig's own default
