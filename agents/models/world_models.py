@@ -363,7 +363,8 @@ class WorldModelsAgent(TorchAgent):
         """Play until ``total_steps`` in ``rounds`` rounds (random actions first, then the
         controller), training after each round V (the first time only, unless
         pretrained), M and C on every step played so far. ``on_update`` reports each
-        round's final losses and the controller's predicted return. The steps played live
+        round's final losses and the controller's predicted return; ``on_step`` for a
+        round's last step comes after that training. The steps played live
         as long as the agent object and are not saved."""
         if self.num_steps >= total_steps:
             return
@@ -384,7 +385,9 @@ class WorldModelsAgent(TorchAgent):
                 part, stopped = self._play(env, steps, callback)
                 self.data = part if self.data is None else Transitions.concat([self.data, part])
                 callback.on_update(self, self.fit_world_model(self.data))
-                if stopped:
+                # The round's last step is reported once the agent has trained on it, so an
+                # evaluation or checkpoint at that step sees the trained agent.
+                if stopped or not callback.on_step(self, self.num_steps):
                     break
 
     def _play(self, env: gym.Env, steps: int, callback: Callback) -> tuple[Transitions, bool]:
@@ -420,7 +423,8 @@ class WorldModelsAgent(TorchAgent):
                 next_obs, _ = env.reset()
                 self.start_episode()
             obs = next_obs
-            stopped = not callback.on_step(self, self.num_steps)
+            if len(rows) < steps:  # the round's last step: ``learn`` reports it after training
+                stopped = not callback.on_step(self, self.num_steps)
         obs_, actions, rewards, next_obs_, terminated, truncated = zip(*rows, strict=True)
         truncated = np.asarray(truncated, dtype=bool)
         truncated[-1] = True

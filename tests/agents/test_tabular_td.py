@@ -318,8 +318,15 @@ def test_observations_outside_the_table_are_rejected() -> None:
         make_agent(QLearning).act(3)
 
 
-# Learners that read only images, with the smallest frames their encoders take.
-IMAGE_AGENTS = {"ppo_pretrained_encoder": gym.spaces.Box(0, 255, (8, 8, 3), np.uint8)}
+# Learners that cannot read a Discrete observation, with a space each takes: the image-only
+# ones the smallest frames their encoders take, the model-based ones flat vectors.
+FRAMES = gym.spaces.Box(0, 255, (8, 8, 3), np.uint8)
+NON_DISCRETE_AGENTS = {
+    "ppo_pretrained_encoder": FRAMES,
+    "world_models": FRAMES,
+    "dyna_dqn": gym.spaces.Box(-1, 1, (2,)),
+    "model_predictive": gym.spaces.Box(-1, 1, (2,)),
+}
 
 
 def test_registry_names_match_the_classes_and_defaults_construct() -> None:
@@ -330,6 +337,6 @@ def test_registry_names_match_the_classes_and_defaults_construct() -> None:
         extra: dict = {}
         if name in MULTIAGENT_AGENTS:
             extra = {"agents": ["a", "b"], "state_space": gym.spaces.Box(-1, 1, (3,))}
-        observations = IMAGE_AGENTS.get(name, gym.spaces.Discrete(4))
+        observations = NON_DISCRETE_AGENTS.get(name, gym.spaces.Discrete(4))
         agent = cls(observations, gym.spaces.Discrete(2), **extra)
         assert isinstance(agent.config, cls.config_class)
