@@ -5,8 +5,10 @@ GRU core.
 ``make_encoder(space)`` picks the encoder a user would expect from the space alone:
 
 - ``Box`` of rank 1 (CartPole, ``coords``): flattened, float;
-- ``Box`` image of rank 3, uint8, at least 36 pixels a side (``rgb``, Atari frame stacks):
-  the Nature-DQN CNN on pixels scaled to [0, 1], channel first or channel last;
+- ``Box`` image of rank 3, uint8 pixels, at least 36 pixels a side (``rgb``, Atari frame
+  stacks): the Nature-DQN CNN on pixels scaled to [0, 1], channel first or channel last;
+- smaller pixel frames (a 3x3 map drawn at 8 px a cell): the small CNN below, on pixels
+  scaled to [0, 1], channel first or channel last;
 - any other rank-3 ``Box`` (one-hot ``grid``/``egocentric`` planes, channel first): a small
   3x3 CNN that keeps the spatial size, then flattened;
 - ``Discrete``: one-hot; ``MultiBinary``/other ``Box`` ranks: flattened;
@@ -225,11 +227,22 @@ class NatureCNN(Encoder):
 
 
 class GridCNN(Encoder):
-    """Two 3x3 convolutions that keep the map size, for small one-hot planes (C, H, W)."""
+    """Two 3x3 convolutions that keep the map size, then flattened: for small one-hot
+    planes (C, H, W), and for pixel frames too small for the Nature CNN (``pixels=True``:
+    uint8 scaled to [0, 1], channel last where ``channels_last``)."""
 
-    def __init__(self, shape: Sequence[int], channels: int = 32) -> None:
+    def __init__(
+        self,
+        shape: Sequence[int],
+        channels: int = 32,
+        *,
+        channels_last: bool = False,
+        pixels: bool = False,
+    ) -> None:
         super().__init__()
-        c, h, w = shape
+        h, w, c = shape if channels_last else (shape[1], shape[2], shape[0])
+        self.channels_last = channels_last
+        self.scale = 1.0 / 255.0 if pixels else 1.0
         self.net = nn.Sequential(
             layer_init(nn.Conv2d(c, channels, 3, padding=1)),
             nn.ReLU(),
@@ -240,7 +253,10 @@ class GridCNN(Encoder):
         self.out_dim = channels * h * w
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
-        return self.net(obs.float())
+        x = obs.float() * self.scale
+        if self.channels_last:
+            x = x.permute(0, 3, 1, 2)
+        return self.net(x)
 
 
 class DictEncoder(Encoder):
@@ -257,13 +273,20 @@ class DictEncoder(Encoder):
         return torch.cat([enc(obs[k]) for k, enc in self.encoders.items()], dim=1)
 
 
+def is_pixel_space(space: gym.Space) -> bool:
+    """A rank-3 uint8 Box of pixel values (0-255), as rendered frames are; one-hot planes
+    (bounded by 1) are not pixels."""
+    return (
+        isinstance(space, gym.spaces.Box)
+        and len(space.shape) == 3
+        and space.dtype == np.uint8
+        and int(space.high.max()) > 1
+    )
+
+
 def is_image_space(space: gym.Space) -> bool:
-    """A rank-3 uint8 Box with both spatial sides large enough for the Nature CNN."""
-    if not isinstance(space, gym.spaces.Box) or len(space.shape) != 3:
-        return False
-    if space.dtype != np.uint8:
-        return False
-    return min(_spatial(space.shape)) >= MIN_CNN_SIDE
+    """Pixels with both spatial sides large enough for the Nature CNN."""
+    return is_pixel_space(space) and min(_spatial(space.shape)) >= MIN_CNN_SIDE
 
 
 def _channels_last(shape: Sequence[int]) -> bool:
@@ -296,6 +319,8 @@ def make_encoder(
     if isinstance(space, gym.spaces.Box) and len(space.shape) == 3:
         if is_image_space(space):
             return NatureCNN(space.shape, channels_last=_channels_last(space.shape))
+        if is_pixel_space(space):  # too small for the Nature CNN's strides
+            return GridCNN(space.shape, channels_last=_channels_last(space.shape), pixels=True)
         return GridCNN(space.shape)
     if isinstance(space, (gym.spaces.Box, gym.spaces.MultiBinary)):
         return FlattenEncoder(space.shape)
