@@ -134,9 +134,7 @@ class TokenActionEncoder(Encoder):
         if rows < 2 * BUCKET_ROWS:
             return self._encode_rows(tokens, slots)
         order = torch.argsort((tokens != 0).sum(dim=1))
-        parts = [
-            self._encode_rows(tokens[idx], slots[idx]) for idx in order.split(BUCKET_ROWS)
-        ]
+        parts = [self._encode_rows(tokens[idx], slots[idx]) for idx in order.split(BUCKET_ROWS)]
         inverse = torch.empty_like(order)
         inverse[order] = torch.arange(rows, device=order.device)
         state = torch.cat([p[0] for p in parts])[inverse]
