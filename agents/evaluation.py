@@ -208,7 +208,58 @@ def episodes_until_optimal(
     return callback.solved_at
 
 
-class SolveTimer(Callback):
+class EvalCurve(Callback):
+    """A learning curve of greedy evaluations: every ``every`` training steps, the mean
+    return of ``episodes`` greedy episodes (:func:`mean_return`, first reset seeded with
+    ``seed``, so every check of every agent faces the same draws where policies agree).
+
+    :attr:`evaluations` holds (steps, mean return) per check; :attr:`solved_at` the steps
+    at the first check whose mean reached ``threshold`` (None: not yet, or no threshold).
+    Learning goes on after it: :class:`SolveTimer` is the variant that stops there.
+    """
+
+    def __init__(
+        self,
+        eval_env: gym.Env,
+        *,
+        every: int,
+        episodes: int = 20,
+        seed: int = 0,
+        threshold: float | None = None,
+    ) -> None:
+        if every < 1 or episodes < 1:
+            raise ValueError(f"every and episodes must be >= 1, got {every} and {episodes}")
+        self.eval_env = eval_env
+        self.every = every
+        self.episodes = episodes
+        self.seed = seed
+        self.threshold = threshold
+        self.next_check = every
+        self.evaluations: list[tuple[int, float]] = []  # (steps, mean return) per check
+        self.solved_at: int | None = None  # training steps at the first check >= threshold
+
+    def due(self, num_steps: int) -> bool:
+        """Whether a check is due after ``num_steps`` training steps."""
+        return num_steps >= self.next_check
+
+    def evaluate(self, agent: Agent, num_steps: int) -> float:
+        """Run a check now (also outside the schedule, e.g. before learning); returns its
+        mean return."""
+        mean, _ = mean_return(agent, self.eval_env, self.episodes, seed=self.seed)
+        self.evaluations.append((num_steps, mean))
+        while self.next_check <= num_steps:
+            self.next_check += self.every
+        if self.solved_at is None and self.threshold is not None and mean >= self.threshold:
+            self.solved_at = num_steps
+        return mean
+
+    def on_step(self, agent: Agent, num_steps: int) -> bool:
+        if self.due(num_steps):
+            self.evaluate(agent, num_steps)
+        return True
+
+
+class SolveTimer(EvalCurve):
     """Every ``every`` training steps, play ``episodes`` greedy episodes; stop learning once
     their mean return reaches ``threshold``.
 
@@ -228,30 +279,19 @@ class SolveTimer(Callback):
         episodes: int = 20,
         seed: int = 0,
     ) -> None:
-        self.eval_env = eval_env
-        self.threshold = threshold
-        self.every = every
-        self.episodes = episodes
-        self.seed = seed
-        self.next_check = every
-        self.solved_at: int | None = None  # training steps at the first successful check
+        super().__init__(eval_env, every=every, episodes=episodes, seed=seed, threshold=threshold)
         self.train_time_s = 0.0  # training time up to now (or to the solving check)
         self.train_cpu_s = 0.0  # CPU time of the process over the same spans
-        self.evaluations: list[tuple[int, float]] = []  # (steps, mean return) per check
         self._resumed = time.perf_counter()
         self._resumed_cpu = time.process_time()
 
     def on_step(self, agent: Agent, num_steps: int) -> bool:
-        if num_steps < self.next_check:
+        if not self.due(num_steps):
             return True
         self.train_time_s += time.perf_counter() - self._resumed
         self.train_cpu_s += time.process_time() - self._resumed_cpu
-        mean, _ = mean_return(agent, self.eval_env, self.episodes, seed=self.seed)
-        self.evaluations.append((num_steps, mean))
-        while self.next_check <= num_steps:
-            self.next_check += self.every
-        if mean >= self.threshold:
-            self.solved_at = num_steps
+        self.evaluate(agent, num_steps)
+        if self.solved_at is not None:
             return False
         self._resumed = time.perf_counter()
         self._resumed_cpu = time.process_time()
