@@ -10,7 +10,6 @@ plot shows.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
@@ -20,7 +19,7 @@ from torch import nn
 # The layout rule make_encoder uses, so a frame stack reads the same way for both.
 from agents.common.networks import Encoder, _channels_last, layer_init
 from agents.common.torch_utils import resolve_device
-from agents.models.checkpoint import load_module_state, save_module
+from agents.models.checkpoint import ConfiguredModule
 from agents.models.training import FitConfig, FitStats, fit, seeded
 
 KIND = "conv_autoencoder"
@@ -165,9 +164,12 @@ def to_channels_first(frames: torch.Tensor, config: AutoencoderConfig) -> torch.
     return x.permute(0, 3, 1, 2) if config.channels_last else x
 
 
-class ConvAutoencoder(nn.Module):
+class ConvAutoencoder(ConfiguredModule):
     """Encoder and decoder of frames, trained to reproduce its input through a
     ``latent_dim``-wide code (mean squared error on pixels scaled to [0, 1])."""
+
+    kind = KIND
+    config_class = AutoencoderConfig
 
     def __init__(self, config: AutoencoderConfig) -> None:
         super().__init__()
@@ -206,18 +208,6 @@ class ConvAutoencoder(nn.Module):
             for i in range(0, max(len(frames), 1), batch_size)  # an empty batch runs once
         ]
         return torch.cat(outs).numpy()
-
-    def save(self, path: str | Path) -> Path:
-        """Write weights and config to ``path`` (``.pt``) atomically."""
-        return save_module(path, KIND, self.config, self)
-
-    @classmethod
-    def load(cls, path: str | Path, device: str | torch.device = "cpu") -> ConvAutoencoder:
-        """Read a model written by :meth:`save`; it encodes exactly as the saved one."""
-        fields, state = load_module_state(path, KIND)
-        model = cls(AutoencoderConfig(**fields))
-        model.load_state_dict(state)
-        return model.to(device).eval()
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ import io
 import json
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, TypeVar
 
 import torch
 from torch import nn
@@ -52,3 +52,28 @@ def load_module_state(path: str | Path, kind: str) -> tuple[dict[str, Any], dict
             f"{path} has checkpoint format {version}; this palaestra reads {FORMAT_VERSION}"
         )
     return config, state
+
+
+_M = TypeVar("_M", bound="ConfiguredModule")
+
+
+class ConfiguredModule(nn.Module):
+    """A module built from one config dataclass (``cls(config)``), saved and loaded as a
+    ``kind`` checkpoint: subclasses set :attr:`kind` and :attr:`config_class` and keep
+    their config in ``self.config``."""
+
+    kind: ClassVar[str]
+    config_class: ClassVar[type]
+    config: Any
+
+    def save(self, path: str | Path) -> Path:
+        """Write weights and config to ``path`` (``.pt``) atomically."""
+        return save_module(path, self.kind, self.config, self)
+
+    @classmethod
+    def load(cls: type[_M], path: str | Path, device: str | torch.device = "cpu") -> _M:
+        """Read a model written by :meth:`save`; it computes exactly as the saved one."""
+        fields, state = load_module_state(path, cls.kind)
+        model = cls(cls.config_class(**fields))
+        model.load_state_dict(state)
+        return model.to(device).eval()

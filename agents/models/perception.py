@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -14,7 +13,7 @@ from torch.nn import functional as F
 
 from agents.common.networks import layer_init
 from agents.common.torch_utils import resolve_device
-from agents.models.checkpoint import load_module_state, save_module
+from agents.models.checkpoint import ConfiguredModule
 from agents.models.data import NO_CELL, LabelledFrames
 from agents.models.training import FitConfig, FitStats, fit, seeded
 
@@ -71,7 +70,7 @@ class CellCNNStats:
     """Accuracy on the training frames after training."""
 
 
-class CellCNN(nn.Module):
+class CellCNN(ConfiguredModule):
     """Scores every cell of a gridworld frame as "the agent is here" and "the goal is here".
 
     The first convolution's kernel and stride are the tile size, so it reads each cell's
@@ -84,6 +83,9 @@ class CellCNN(nn.Module):
     ``forward`` takes (B, H, W, C) frames (uint8 or floats in 0..255) and returns (B, 2,
     rows, cols) logits: channel 0 the agent, channel 1 the goal.
     """
+
+    kind = KIND
+    config_class = CellCNNConfig
 
     def __init__(self, config: CellCNNConfig | None = None) -> None:
         super().__init__()
@@ -134,18 +136,6 @@ class CellCNN(nn.Module):
             agent=np.stack([row[:, 0], col[:, 0]], 1).astype(np.int64),
             goal=np.stack([row[:, 1], col[:, 1]], 1).astype(np.int64),
         )
-
-    def save(self, path: str | Path) -> Path:
-        """Write weights and config to ``path`` (``.pt``) atomically."""
-        return save_module(path, KIND, self.config, self)
-
-    @classmethod
-    def load(cls, path: str | Path, device: str | torch.device = "cpu") -> CellCNN:
-        """Read a model written by :meth:`save`; it predicts exactly as the saved one."""
-        fields, state = load_module_state(path, KIND)
-        model = cls(CellCNNConfig(**fields))
-        model.load_state_dict(state)
-        return model.to(device).eval()
 
 
 def cell_accuracy(model: CellCNN, data: LabelledFrames) -> CellAccuracy:
