@@ -163,6 +163,19 @@ class DynamicsEnsemble(nn.Module):
             torch.sigmoid(out[..., d + 1]),
         )
 
+    def disagreement(self, pred: Prediction) -> torch.Tensor:
+        """How far the members of a (E, B, ...) :meth:`step` prediction spread, per row
+        (B,): the largest standard deviation across members of any next-observation
+        feature or of the reward, each in units of the standard deviation of what the
+        model was trained on (the real one-step change of that feature, the real reward),
+        or of the termination probability. 0 where all members agree (always, for one
+        member). Members disagree where their data was thin: a large spread flags a
+        prediction not to trust (as M2AC masks model samples, Pan et al. 2020)."""
+        next_obs = (pred.next_obs.std(0, unbiased=False) / self.delta_std).amax(-1)
+        rewards = pred.rewards.std(0, unbiased=False) / self.reward_std
+        terminated = pred.terminated.std(0, unbiased=False)
+        return torch.maximum(torch.maximum(next_obs, rewards), terminated)
+
     @torch.no_grad()
     def imagine(self, obs: torch.Tensor, actions: torch.Tensor) -> Prediction:
         """Open-loop trajectories of every member from (B, obs_dim) start observations

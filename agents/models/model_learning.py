@@ -32,8 +32,9 @@ class ModelLearningConfig:
     model_hidden: tuple[int, ...] = (64, 64)
     """Hidden layer widths of each member (MBPO's 200 x 4 is sized for MuJoCo; the flat
     observations here have a handful of features)."""
-    model_learning_rate: float = 1e-3
-    """Adam step size of the model's training."""
+    model_learning_rate: float = 3e-3
+    """Adam step size of the model's training (1e-3 left a GridWorld model wrong about
+    17 % of the cells it predicted after 4k steps; 3e-3: 2.9 %)."""
     model_batch_size: int = 256
     """Transitions per gradient step of the model."""
     model_gradient_steps: int = 100

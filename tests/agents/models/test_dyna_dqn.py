@@ -12,7 +12,7 @@ import torch
 
 import envs  # noqa: F401  (registers the palaestra ids)
 from agents.base import Callback
-from agents.common.replay import ReplayBatch
+from agents.common.replay import ReplayBatch, ReplayBuffer
 from agents.evaluation import StopWhenOptimal, run_episode
 from agents.models import DynaDQN, DynaDQNConfig, random_transitions
 from agents.models.dyna_dqn import interleave
@@ -34,6 +34,9 @@ FAST = {
     "model_batch_size": 64,
     "model_learning_rate": 3e-3,
     "rollout_batch_size": 200,
+    "rollout_freq": 100,
+    "rollout_length": 1,
+    "max_disagreement": None,
     "model_buffer_size": 2_000,
     "device": "cpu",
 }
@@ -98,50 +101,107 @@ def test_imagined_steps_fold_into_n_step_transitions_that_stop_at_termination() 
         np.array([True, False]),
         np.array([False, False]),
     ]
+    trusted = [np.ones(2, dtype=bool)] * 4
     # Rollout 0 ends at step 2, rollout 1 at step 1; both rows start at step 0.
-    returns, discounts, last, ended = agent._fold(0, np.array([0, 1]), rewards, ends)
+    returns, discounts, last, ended = agent._fold(0, np.array([0, 1]), rewards, ends, trusted)
     np.testing.assert_allclose(returns, [1 + 0.5 * 2 + 0.25 * 4, 1 + 0.5 * 1])
     np.testing.assert_allclose(discounts, [0.125, 0.25])
     assert last.tolist() == [2, 1] and ended.tolist() == [True, True]
     # From step 3 only one step is left: it bootstraps from the last state.
-    returns, discounts, last, ended = agent._fold(3, np.array([0]), rewards, ends)
+    returns, discounts, last, ended = agent._fold(3, np.array([0]), rewards, ends, trusted)
     assert (returns.tolist(), discounts.tolist(), last.tolist(), ended.tolist()) == (
         [8.0],
         [0.5],
         [3],
         [False],
     )
+    # An untrusted step 1 cuts rollout 0 there: its step-0 transition bootstraps from the
+    # state before step 1, and step 1 starts no transition of its own.
+    trusted = [np.array([True, True]), np.array([False, True])] + [np.ones(2, dtype=bool)] * 2
+    returns, discounts, last, ended = agent._fold(0, np.array([0, 1]), rewards, ends, trusted)
+    np.testing.assert_allclose(returns, [1.0, 1 + 0.5 * 1])
+    np.testing.assert_allclose(discounts, [0.5, 0.25])
+    assert last.tolist() == [0, 1] and ended.tolist() == [False, True]
 
 
-def test_longer_rollouts_add_a_transition_per_imagined_step() -> None:
+def test_longer_rollouts_add_transitions_folded_as_far_as_the_real_ones() -> None:
     env = gym.make("palaestra/TinyGrid-v0", observation_mode="coords")
-    config = DynaDQNConfig(**{**FAST, "rollout_length": 3, "n_step": 3})
+    gamma = 0.9
+    config = DynaDQNConfig(**{**FAST, "rollout_length": 4, "n_step": 3, "gamma": gamma})
     agent = DynaDQN(env.observation_space, env.action_space, config, seed=0)
     data = random_transitions(env, 300, seed=0)
     agent.model.record(data.obs, data.actions, data.rewards, data.next_obs, data.terminated)
     agent.model.refit(300, agent.rng)
     added = agent.imagine(50)
-    # 50 first steps, then fewer where the model ends a rollout at the goal.
-    assert 50 * 2 < added <= 50 * 3 and len(agent.model_buffer) == added
-    gamma = config.gamma
-    discounts = agent.model_buffer.discounts[:added]
-    # Steps 0, 1 and 2 of a rollout span up to 3, 2 and 1 steps.
-    powers = gamma ** np.arange(1, 4)
-    assert np.isclose(discounts[:, None], powers[None]).any(axis=1).all()
-    assert np.isclose(discounts, gamma**3).sum() > 40
+    buffer = agent.model_buffer
+    assert len(buffer) == added
+    # Every rollout adds its first step (from a real state) and its second (steps 1-3 make
+    # a full 3-step fold), unless it ended before; steps 2 and 3 only where the rollout
+    # terminates within their fold. A transition shorter than 3 steps always terminates.
+    discounts, terminated = buffer.discounts[:added], buffer.terminated[:added] > 0.5
+    full = np.isclose(discounts, gamma**3)
+    assert (full | terminated).all()
+    assert full.sum() >= 50 and added <= 50 * 4
+    starts = buffer.obs[:added]
+    real = {tuple(o) for o in data.obs.tolist()}
+    assert sum(tuple(o) in real for o in starts.tolist()) >= 50
+
+
+def test_a_logged_first_action_re_simulates_a_real_transition() -> None:
+    env = gym.make("palaestra/TinyGrid-v0", observation_mode="coords")
+    data = random_transitions(env, 300, seed=0)
+    config = DynaDQNConfig(**{**FAST, "logged_first_action": True})
+    agent = DynaDQN(env.observation_space, env.action_space, config, seed=0)
+    agent.model.record(data.obs, data.actions, data.rewards, data.next_obs, data.terminated)
+    agent.model.refit(300, agent.rng)
+    # Keep one logged transition per cell, so each start state has one logged action.
+    _, first = np.unique(data.obs, axis=0, return_index=True)
+    agent.model.data = ReplayBuffer(len(first), env.observation_space, n_step=1)
+    agent.model.record(
+        *(x[first] for x in (data.obs, data.actions, data.rewards)),
+        data.next_obs[first],
+        data.terminated[first],
+    )
+    agent.exploration_rate = 1.0  # the policy's actions would be uniformly random
+    added = agent.imagine(200)
+    cells = map(tuple, data.obs[first].tolist())
+    logged = dict(zip(cells, data.actions[first].tolist(), strict=True))
+    buffer = agent.model_buffer
+    starts = map(tuple, buffer.obs[:added].tolist())
+    assert added == 200
+    assert [logged[s] for s in starts] == buffer.actions[:added].tolist()
+
+
+def test_untrusted_imagined_steps_are_dropped() -> None:
+    env = gym.make("palaestra/TinyGrid-v0", observation_mode="coords")
+    data = random_transitions(env, 300, seed=0)
+    added = {}
+    for limit in (0.0, 1e9):
+        config = DynaDQNConfig(**{**FAST, "max_disagreement": limit})
+        agent = DynaDQN(env.observation_space, env.action_space, config, seed=0)
+        agent.model.record(data.obs, data.actions, data.rewards, data.next_obs, data.terminated)
+        agent.model.refit(300, agent.rng)
+        added[limit] = agent.imagine(50)
+    # Members always differ a little in their (real-valued) rewards: a zero limit trusts
+    # nothing; a huge one everything.
+    assert added == {0.0: 0, 1e9: 50}
 
 
 class _Counter(Callback):
-    """Counts DQN updates made once imagined transitions existed, and model refits."""
+    """Counts DQN updates made once imagined transitions existed, model refits and rounds
+    of imagined rollouts."""
 
     def __init__(self) -> None:
         self.mixed_updates = 0
         self.refits: list[dict[str, float]] = []
+        self.rounds: list[float] = []
 
     def on_update(self, agent: Any, metrics: dict[str, float]) -> None:
         if "model_loss" in metrics:
             self.refits.append(metrics)
-        elif agent.imagined_added > 0:
+        if "imagined" in metrics:
+            self.rounds.append(metrics["imagined"])
+        if "loss" in metrics and agent.imagined_added > 0:
             self.mixed_updates += 1
 
 
@@ -173,19 +233,31 @@ def test_it_learns_the_gridworld_optimum(trained) -> None:
     assert solved_at is not None and agent.num_steps < 1_000
 
 
-def test_imagined_transitions_are_made_after_each_refit_and_fill_the_batches(trained) -> None:
+def test_imagined_transitions_are_made_every_round_and_fill_the_batches(trained) -> None:
     agent, counter, _ = trained
     cfg = agent.config
     # Refits every 100 environment steps from step 100, each followed by 200 rollouts.
     fits = agent.num_steps // 100
     assert fits >= 2 and agent.model.fits == len(counter.refits) == fits
-    assert [m["imagined"] for m in counter.refits] == [200.0] * fits
+    assert counter.rounds == [200.0] * fits
     assert agent.imagined_added == len(agent.model_buffer) == fits * 200
     # Every update from step 101 on (one per step) drew its imagined share of each batch.
     _, per_batch = cfg.batch_split()
     assert counter.mixed_updates == agent.num_steps - 100
     assert agent.imagined_sampled == counter.mixed_updates * cfg.gradient_steps * per_batch
     assert counter.refits[-1]["model_loss"] < counter.refits[0]["model_loss"]
+
+
+def test_rounds_of_rollouts_can_come_more_often_than_refits() -> None:
+    env = gym.make("palaestra/TinyGrid-v0", observation_mode="coords")
+    config = DynaDQNConfig(**{**FAST, "rollout_freq": 30, "model_buffer_size": 10_000})
+    agent = DynaDQN(env.observation_space, env.action_space, config, seed=0)
+    counter = _Counter()
+    agent.learn(env, 300, counter)
+    # Refits at steps 100 and 200 (and 300); a round at 100, then every 30 steps.
+    assert agent.model.fits == len(counter.refits) == 3
+    assert counter.rounds == [200.0] * len(range(100, 301, 30))
+    assert agent.last_imagined_step == 280
 
 
 def test_imagined_transitions_are_the_model_s_predictions_of_real_dynamics(trained) -> None:
