@@ -80,6 +80,7 @@ from agents.models import (  # noqa: E402
 )
 from agents.models.training import seeded  # noqa: E402
 from agents.tabular import ValueIteration  # noqa: E402
+from benchmarks.common import median_steps, pyplot  # noqa: E402
 from envs.gridworld.gridworld import GridWorldEnv  # noqa: E402
 from envs.gridworld.maze import generate_maze  # noqa: E402
 
@@ -309,15 +310,6 @@ def anomaly(args: argparse.Namespace) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------- plots
-def pyplot() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def plot_curves(runs: list[Run], best: float, pretrain_frames: int, path: Path) -> None:
     plt = pyplot()
     fig, axes = plt.subplots(
@@ -415,13 +407,6 @@ def latent_pca(
 
 
 # ---------------------------------------------------------------------------- report
-def median_steps(values: list[int | None]) -> float | None:
-    """Median with a missing value counted as more than the budget; None if that is it."""
-    ordered = sorted(v if v is not None else float("inf") for v in values)
-    median = statistics.median(ordered) if ordered else float("inf")
-    return None if median == float("inf") else float(median)
-
-
 def summary(runs: list[Run], arm: str, shift: int) -> dict[str, Any]:
     mine = [r for r in runs if r.arm == arm]
     first = median_steps([r.solved_at for r in mine])
