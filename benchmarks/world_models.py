@@ -61,7 +61,7 @@ import envs  # noqa: E402, F401  (registers the palaestra ids)
 from agents.base import Agent  # noqa: E402
 from agents.common.io import atomic_write_text  # noqa: E402
 from agents.deep.dqn import DQN, DQNConfig  # noqa: E402
-from agents.evaluation import EvalCurve, mean_return, run_episode  # noqa: E402
+from agents.evaluation import EvalCurve, run_episode  # noqa: E402
 from agents.models import (  # noqa: E402
     DynaDQN,
     DynaDQNConfig,
@@ -70,6 +70,7 @@ from agents.models import (  # noqa: E402
     FitConfig,
     WorldModelsAgent,
     WorldModelsConfig,
+    random_episode_returns,
     random_transitions,
 )
 from agents.models.training import seeded  # noqa: E402
@@ -306,19 +307,9 @@ def latent_controller(seed: int, steps: int) -> dict[str, Any]:
     return {"seed": seed, "return": greedy.episode_return, "seconds": seconds}
 
 
-class RandomPolicy:
-    def __init__(self, space: gym.Space, seed: int) -> None:
-        self.space = space
-        self.space.seed(seed)
-
-    def act(self, obs: Any, deterministic: bool = True) -> Any:
-        return self.space.sample()
-
-
 def random_baseline(episodes: int) -> float:
     env = gym.make("palaestra/GridWorld-v0", **WM_KWARGS)
-    mean, _ = mean_return(RandomPolicy(env.action_space, 0), env, episodes, seed=0)
-    return mean
+    return float(random_episode_returns(env, episodes, seed=0).mean())
 
 
 def optimum_wm() -> float:

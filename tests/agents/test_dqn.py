@@ -18,18 +18,9 @@ from agents.common.torch_utils import NonFiniteError
 from agents.deep.dqn import DQN, DQNConfig, QNetwork, td_targets
 from agents.evaluation import SolveTimer, episodes_until_optimal, run_episode
 from agents.tabular import ValueIteration, ValueIterationConfig
+from tests.agents.dqn_settings import DQN_FAST
 
-# Small, fast settings for the toy problems below: update every step from step 100.
-FAST = {
-    "learning_starts": 100,
-    "train_freq": 1,
-    "gradient_steps": 1,
-    "batch_size": 32,
-    "net_arch": (32,),
-    "learning_rate": 1e-3,
-    "exploration_fraction": 0.5,
-    "device": "cpu",
-}
+FAST = DQN_FAST
 
 
 # ---------------------------------------------------------------------------- toy envs

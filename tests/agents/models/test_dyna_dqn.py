@@ -17,16 +17,11 @@ from agents.evaluation import StopWhenOptimal, run_episode
 from agents.models import DynaDQN, DynaDQNConfig, random_transitions
 from agents.models.dyna_dqn import interleave
 from agents.tabular import ValueIteration, ValueIterationConfig
+from tests.agents.dqn_settings import DQN_FAST
 
-# DQN's fast toy settings (tests/agents/test_dqn.py) plus a small model refitted often.
+# DQN's fast toy settings plus a small model refitted often.
 FAST = {
-    "learning_starts": 100,
-    "train_freq": 1,
-    "gradient_steps": 1,
-    "batch_size": 32,
-    "net_arch": (32,),
-    "learning_rate": 1e-3,
-    "exploration_fraction": 0.5,
+    **DQN_FAST,
     "model_ensemble_size": 3,
     "model_starts": 100,
     "model_train_freq": 100,
@@ -38,7 +33,6 @@ FAST = {
     "rollout_length": 1,
     "max_disagreement": None,
     "model_buffer_size": 2_000,
-    "device": "cpu",
 }
 
 
